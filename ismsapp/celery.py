@@ -1,0 +1,60 @@
+"""The Celery application.
+
+JSON is the only serialiser (pickle is refused), tasks are acknowledged after they finish
+(``acks_late``) with a prefetch of one so a long job never holds others back, and a task sent
+inside a database transaction is only enqueued once that transaction commits.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Any
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from celery.result import AsyncResult
+from celery.utils import uuid
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ismsapp.settings.base")
+
+
+class OnCommitTask(DjangoTask):
+    """A task that, sent inside an atomic block, is enqueued only when the block commits.
+
+    A worker can then never see a row that is not committed yet, and a rolled-back change
+    never starts a task.
+    """
+
+    def apply_async(
+        self, args: Any = None, kwargs: Any = None, task_id: str | None = None, **options: Any
+    ) -> AsyncResult:
+        if transaction.get_connection().in_atomic_block:
+            task_id = task_id or uuid()
+            transaction.on_commit(partial(super().apply_async, args, kwargs, task_id=task_id, **options))
+            return self.AsyncResult(task_id)
+        return super().apply_async(args, kwargs, task_id=task_id, **options)
+
+
+app = Celery("ismsapp", task_cls=OnCommitTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_track_started=False,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    timezone="UTC",
+    enable_utc=True,
+    beat_schedule={
+        "verify-audit-trail": {"task": "ismsapp.tasks.verify_audit_trail", "schedule": 6 * 3600.0},
+    },
+)
+app.autodiscover_tasks()

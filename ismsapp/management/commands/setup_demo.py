@@ -1,0 +1,24 @@
+"""Create the demo organisation and users (idempotent) and print their credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ismsapp.audit import audit_context
+from ismsapp.demo import load_demo_people
+
+
+class Command(BaseCommand):
+    help = "Create a demo organisation with one user per role (idempotent) and print their credentials."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with audit_context(label="command:setup_demo"), transaction.atomic():
+            credentials = load_demo_people()
+        self.stdout.write(self.style.SUCCESS("Demo users (passwords kept in var/demo-credentials.json):"))
+        for credential in credentials:
+            self.stdout.write(
+                f"  {credential.role:<20} username: {credential.username:<12} password: {credential.password}"
+            )

@@ -1,0 +1,151 @@
+"""Accounts, the organisation running the ISMS, and the tamper-evident audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+from ismsapp.querysets import ScopedQuerySet
+
+
+class ScopedUserManager(UserManager.from_queryset(ScopedQuerySet)):  # type: ignore[misc]
+    """Django's user manager plus ``for_user``."""
+
+
+class User(AbstractUser):
+    """A person using the ISMS. Roles are Django groups (see ``ismsapp.roles``).
+
+    Users are deactivated, never deleted: the audit trail keeps pointing at them.
+    """
+
+    objects = ScopedUserManager()
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        full_name = self.get_full_name()
+        return f"{full_name} ({self.username})" if full_name else self.username
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(group.name for group in self.groups.all())
+
+
+class Organisation(models.Model):
+    """The organisation whose ISMS this installation runs (one per installation)."""
+
+    name = models.CharField(max_length=200)
+    isms_scope = models.TextField(blank=True, help_text="Scope of the ISMS (clause 4.3).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="organisation_singleton")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def current(cls) -> Organisation | None:
+        return cls.objects.filter(pk=1).first()
+
+
+class AuditEntryManager(LogEntryManager.from_queryset(ScopedQuerySet)):  # type: ignore[misc]
+    """Every entry is created here: ``create`` seals it into the hash chain."""
+
+    def create(self, **kwargs: Any) -> AuditEntry:
+        from ismsapp.audit import append_entry
+
+        return append_entry(self.model(**kwargs))
+
+
+class AuditEntry(AbstractLogEntry):
+    """One append-only, hash-chained entry of the application's own audit trail.
+
+    django-auditlog captures model changes (field-level before/after in ``changes``); the
+    security events (logins, refused access, downloads) are written by ``ismsapp.audit``.
+    ``seq`` orders the chain; ``entry_hash`` = SHA-256(``prev_hash`` || canonical content).
+    """
+
+    class Action(AbstractLogEntry.Action):
+        LOGIN = 10
+        LOGOUT = 11
+        LOGIN_FAILED = 12
+        ACCESS_DENIED = 13
+        DOWNLOAD = 14
+        LOCKED_OUT = 15
+
+        choices = (
+            *AbstractLogEntry.Action.choices,
+            (LOGIN, "login"),
+            (LOGOUT, "logout"),
+            (LOGIN_FAILED, "failed login"),
+            (ACCESS_DENIED, "access refused"),
+            (DOWNLOAD, "download"),
+            (LOCKED_OUT, "locked out"),
+        )
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    actor = models.ForeignKey("ismsapp.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    action = models.PositiveSmallIntegerField(choices=Action.choices, db_index=True)
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    actor_label = models.CharField(max_length=150, blank=True, editable=False)
+    object_type = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEntryManager()
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        permissions = [("export_auditentry", "Can export the audit trail")]
+        indexes = [models.Index(fields=["timestamp", "seq"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.get_action_display()} {self.object_type} {self.object_repr}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding or not self.entry_hash:
+            raise TypeError("Audit entries are append-only: create them through AuditEntry.objects.create().")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("Audit entries are append-only and cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """The last sealed position of the audit chain (one row). Appends lock it, so seq has no gaps."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="audit_chain_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"audit chain head #{self.seq}"
+
+
+class AuditVerification(models.Model):
+    """The result of one verification of the whole audit chain (by command or periodic task)."""
+
+    checked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    intact = models.BooleanField()
+    entries_checked = models.PositiveBigIntegerField()
+    first_bad_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        get_latest_by = "checked_at"
+
+    def __str__(self) -> str:
+        return f"{'intact' if self.intact else 'BROKEN'} at {self.checked_at:%Y-%m-%d %H:%M}"

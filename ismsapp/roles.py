@@ -1,0 +1,87 @@
+"""The five roles of the ISMS and the model permissions each one holds.
+
+Roles are Django groups. A data migration creates them and ``sync_roles`` (run after every
+``migrate``) gives each the permissions declared here, so a permission added by a new app reaches
+its roles without anybody clicking in an admin screen. Object-level grants (a risk to its owner,
+an engagement to an external auditor) are given by the services that create those objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    COMPLIANCE_OFFICER = "compliance_officer", "Compliance officer"
+    RISK_OWNER = "risk_owner", "Risk owner"
+    INTERNAL_AUDITOR = "internal_auditor", "Internal auditor"
+    EXTERNAL_AUDITOR = "external_auditor", "External auditor"
+    ISMS_ADMIN = "isms_admin", "ISMS admin"
+
+
+# "app_label.codename" per role. Keep each list sorted; tests check every entry exists.
+ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
+    Role.COMPLIANCE_OFFICER: (
+        "ismsapp.change_organisation",
+        "ismsapp.export_auditentry",
+        "ismsapp.view_auditentry",
+        "ismsapp.view_auditverification",
+        "ismsapp.view_organisation",
+        "ismsapp.view_user",
+    ),
+    Role.RISK_OWNER: ("ismsapp.view_organisation",),
+    Role.INTERNAL_AUDITOR: (
+        "ismsapp.view_organisation",
+        "ismsapp.view_user",
+    ),
+    Role.EXTERNAL_AUDITOR: (),
+    Role.ISMS_ADMIN: (
+        "ismsapp.add_user",
+        "ismsapp.change_organisation",
+        "ismsapp.change_user",
+        "ismsapp.export_auditentry",
+        "ismsapp.view_auditentry",
+        "ismsapp.view_auditverification",
+        "ismsapp.view_organisation",
+        "ismsapp.view_user",
+    ),
+}
+
+
+def sync_roles(get_model: Callable[[str, str], Any]) -> list[str]:
+    """Create the role groups and set their permissions to exactly ``ROLE_PERMISSIONS``.
+
+    ``get_model`` is ``apps.get_model`` (historical models in a migration, live ones otherwise).
+    Returns the declared permissions that do not exist (yet); idempotent.
+    """
+    group_model = get_model("auth", "Group")
+    permission_model = get_model("auth", "Permission")
+    missing: list[str] = []
+    for role, declared in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role.label)
+        wanted = []
+        for full in declared:
+            app_label, codename = full.split(".", 1)
+            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is None:
+                missing.append(full)
+            else:
+                wanted.append(permission)
+        current = set(group.permissions.values_list("pk", flat=True))
+        if current != {p.pk for p in wanted} and not missing:
+            group.permissions.set(wanted)
+        elif missing:
+            group.permissions.add(*wanted)
+    return missing
+
+
+def role_group_names() -> list[str]:
+    return [role.label for role in Role]
+
+
+def roles_of(user: Any) -> list[Role]:
+    names = {group.name for group in user.groups.all()}
+    return [role for role in Role if role.label in names]

@@ -1,0 +1,4 @@
+"""Settings modules: ``base`` (every environment), ``production`` and ``test``.
+
+All configuration comes from environment variables (12-factor); see ``env.py``.
+"""

@@ -1,0 +1,42 @@
+"""Test settings: PostgreSQL and Redis when they answer, the embedded defaults otherwise.
+
+``REQUIRE_SERVICES=1`` turns a missing service into a failed run (see ``tests/conftest.py``).
+"""
+
+import socket
+from urllib.parse import urlsplit
+
+from ismsapp.settings.base import *  # noqa: F403
+from ismsapp.settings.base import VAR_DIR, database_from_url
+from ismsapp.settings.env import env_str
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+TEST_DATABASE_URL = env_str("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/isms")
+TEST_REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_SERVICES = {
+    "postgresql": _answers(TEST_DATABASE_URL, 5432),
+    "redis": _answers(TEST_REDIS_URL, 6379),
+}
+
+DATABASES = {
+    "default": database_from_url(
+        TEST_DATABASE_URL if TEST_SERVICES["postgresql"] else f"sqlite:///{VAR_DIR / 'test.sqlite3'}"
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DEBUG = False
+CELERY_TASK_ALWAYS_EAGER = False
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -1,0 +1,24 @@
+"""Top-level routes. Every route is covered by the generic permission test (tests/test_routes.py)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from ismsapp import views
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("health/", views.health, name="health"),
+    path("audit-trail/", views.AuditTrailView.as_view(), name="audit_trail"),
+    path("audit-trail/export.csv", views.AuditTrailExportView.as_view(), name="audit_trail_export"),
+    path("users/", views.UserListView.as_view(), name="users"),
+    path("users/new/", views.UserCreateView.as_view(), name="user_create"),
+    path("users/<int:pk>/", views.UserUpdateView.as_view(), name="user_update"),
+    path("users/<int:pk>/unlock/", views.UserUnlockView.as_view(), name="user_unlock"),
+    path("api/", include("ismsapp.api.urls")),
+]
+
+handler403 = "ismsapp.views.error_403"
+handler404 = "ismsapp.views.error_404"
+handler500 = "ismsapp.views.error_500"
