@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from ismsapp.models import Organisation
 from ismsapp.navigation import NAVIGATION
@@ -25,4 +26,4 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         for item in NAVIGATION
         if item.permission is None or user.has_perm(item.permission)
     ]
-    return {"nav_items": items, "organisation": Organisation.current}
+    return {"nav_items": items, "organisation": SimpleLazyObject(Organisation.current)}

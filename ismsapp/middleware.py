@@ -32,11 +32,14 @@ class AuditContextMiddleware:
 class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
     """Every page needs a logged-in user unless its view is marked ``@login_not_required``.
 
-    API views are left to Django REST framework, which answers 401 JSON instead of redirecting.
+    API views are left to Django REST framework, which answers 401 JSON instead of redirecting,
+    except API views meant for people in a browser (``login_redirect = True``, e.g. the API docs).
     """
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
         view_class = getattr(view_func, "cls", None)
         if isinstance(view_class, type) and issubclass(view_class, APIView):
+            if getattr(view_class, "login_redirect", False) and not request.user.is_authenticated:
+                return self.handle_no_permission(request, view_func)
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)

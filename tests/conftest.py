@@ -116,3 +116,110 @@ def client_for(personas: dict) -> Callable[[str | None], Client]:
         return client
 
     return build
+
+
+class WorkerProcess:
+    """A real Celery worker in its own process, on Redis, using the test database."""
+
+    def __init__(self, queue: str, broker_url: str) -> None:
+        import subprocess
+        import sys
+
+        from django.db import connection
+
+        db = connection.settings_dict
+        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+        url = (
+            f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
+            if connection.vendor == "postgresql"
+            else f"sqlite:///{db['NAME']}"
+        )
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base",
+            "DATABASE_URL": url,
+            "CELERY_BROKER_URL": broker_url,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+        }
+        self.queue, self.broker_url = queue, broker_url
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ismsapp",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-heartbeat",
+                "--without-mingle",
+                "--without-gossip",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self._wait_for("ready.", timeout=60)
+
+    def _wait_for(self, marker: str, timeout: float) -> None:
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
+            if ready:
+                line = self.process.stdout.readline()
+                self.output.append(line)
+                if marker in line:
+                    return
+        raise RuntimeError(f"worker did not print {marker!r}:\n{''.join(self.output)}")
+
+    def send(self, task: object, *args: object, **options: object) -> None:
+        from ismsapp.celery import app
+
+        with app.connection_for_write(self.broker_url) as connection:
+            task.apply_async(args=args, connection=connection, queue=self.queue, **options)  # type: ignore[attr-defined]
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except Exception:  # noqa: BLE001
+                self.process.kill()
+        rest = self.process.stdout.read() if self.process.stdout else ""
+        return "".join(self.output) + (rest or "")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None):
+    """Start real workers with ``celery_worker_process()``; all are stopped after the test."""
+    import uuid
+
+    workers: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(f"test-{uuid.uuid4().hex[:12]}", settings.TEST_REDIS_URL)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def isms_admin_tx(transactional_db: None) -> object:
+    """An ISMS admin committed to the database (for tests with real worker processes)."""
+    return make_persona("isms_admin")

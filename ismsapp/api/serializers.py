@@ -45,3 +45,15 @@ class MeSerializer(serializers.ModelSerializer):
 
     def get_permissions(self, user: User) -> list[str]:
         return sorted(user.get_all_permissions())
+
+
+class UserSerializer(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "is_active", "roles"]
+        read_only_fields = fields
+
+    def get_roles(self, user: User) -> list[str]:
+        return [role.value for role in roles_of(user)]

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import generics, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
@@ -15,10 +16,15 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from ismsapp.api.pagination import SeqCursorPagination
-from ismsapp.api.serializers import AuditEntrySerializer, MeSerializer
+from ismsapp.api.serializers import AuditEntrySerializer, MeSerializer, UserSerializer
 from ismsapp.forms import AuditTrailFilterForm
-from ismsapp.models import AuditEntry
+from ismsapp.models import AuditEntry, User
 from ismsapp.permissions import ScopedViewSetMixin
+
+LOCKED_OUT_MESSAGE = (
+    "Too many failed login attempts for this username from your address. "
+    "Try again later or ask an ISMS admin to lift the lock."
+)
 
 
 class MeView(generics.GenericAPIView):
@@ -36,6 +42,16 @@ class TokenView(ObtainAuthToken):
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
+    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes marks the request it was given (this DRF request) when it is locked out.
+            if getattr(request, "axes_locked_out", False):
+                return Response({"detail": LOCKED_OUT_MESSAGE}, status=429)
+            raise
 
 
 AUDIT_FILTERS = [
@@ -67,3 +83,16 @@ class AuditEntryViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         if not form.is_valid():
             raise ValidationError(form.errors)
         return form.filter(queryset)
+
+
+class UserViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """People using the ISMS and their roles (role-wide, or per user through object grants)."""
+
+    queryset = User.objects.prefetch_related("groups").order_by("username")
+    serializer_class = UserSerializer
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI, served from the app's own static files; visitors without login go to login."""
+
+    login_redirect = True

@@ -1,5 +1,8 @@
 """Create the five role groups, the audit chain head, and make the audit trail append-only in
-the database itself: UPDATE and DELETE on audit entries are refused by triggers."""
+the database itself: on PostgreSQL, UPDATE and DELETE on audit entries are refused by triggers.
+
+(The embedded SQLite database relies on the model guard and the hash chain only: SQLite has no
+TRUNCATE, so a trigger there would also block ``flush`` and the test runner's clean-up.)"""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
@@ -20,27 +23,16 @@ DROP TRIGGER IF EXISTS isms_audit_no_update ON {TABLE};
 DROP TRIGGER IF EXISTS isms_audit_no_delete ON {TABLE};
 DROP FUNCTION IF EXISTS isms_audit_append_only();
 """
-SQLITE_UP = [
-    f"CREATE TRIGGER isms_audit_no_update BEFORE UPDATE ON {TABLE} "
-    "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only (UPDATE refused)'); END;",
-    f"CREATE TRIGGER isms_audit_no_delete BEFORE DELETE ON {TABLE} "
-    "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only (DELETE refused)'); END;",
-]
-SQLITE_DOWN = ["DROP TRIGGER IF EXISTS isms_audit_no_update;", "DROP TRIGGER IF EXISTS isms_audit_no_delete;"]
 
 
 def triggers_up(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = [POSTGRES_UP] if vendor == "postgresql" else SQLITE_UP if vendor == "sqlite" else []
-    for statement in statements:
-        schema_editor.execute(statement, params=None)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_UP, params=None)
 
 
 def triggers_down(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    statements = [POSTGRES_DOWN] if vendor == "postgresql" else SQLITE_DOWN if vendor == "sqlite" else []
-    for statement in statements:
-        schema_editor.execute(statement, params=None)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRES_DOWN, params=None)
 
 
 def roles_and_head(apps, schema_editor):

@@ -144,6 +144,8 @@ ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors hol
 # --- audit trail --------------------------------------------------------------------------------
 
 AUDITLOG_LOGENTRY_MODEL = "ismsapp.AuditEntry"
+# auditlog's own migrations would create its default table even though the model is swapped.
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_INCLUDE_ALL_MODELS = True
 AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "sessions",

@@ -1,0 +1,93 @@
+"""Generic permission test: every URL pattern, found by walking the resolver, is requested as
+anonymous and as every persona, and the outcome is checked against its rule in ``route_rules``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import PERSONAS
+from tests.route_rules import RULES, Rule
+
+
+def discover_route_names() -> set[str]:
+    def walk(patterns: list, namespace: str | None) -> Iterator[str]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace
+                if pattern.namespace:
+                    inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+                yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern):
+                if pattern.name is None:
+                    raise AssertionError(f"Route {pattern.pattern} has no name, so it cannot have a rule")
+                yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+    return set(walk(get_resolver().url_patterns, None))
+
+
+ROUTES = sorted(discover_route_names())
+
+
+def test_every_route_has_a_rule() -> None:
+    missing = sorted(set(ROUTES) - set(RULES))
+    assert not missing, f"Routes without an access rule in tests/route_rules.py: {missing}"
+
+
+def test_no_rule_for_a_route_that_does_not_exist() -> None:
+    stale = sorted(set(RULES) - set(ROUTES))
+    assert not stale, f"Rules for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(personas: dict) -> dict:
+    """The objects route rules point at (one of each kind)."""
+    from ismsapp.models import AuditEntry
+
+    return {"personas": personas, "audit_entry": AuditEntry.objects.order_by("seq").first()}
+
+
+def _request(client: Client, rule: Rule, world: dict, name: str):
+    url = reverse(name, kwargs=rule.kwargs(world) if rule.kwargs else None)
+    if rule.method == "POST":
+        return client.post(url, rule.data)
+    return client.get(url)
+
+
+def _is_login_redirect(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(reverse(settings.LOGIN_URL))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [r for r in ROUTES if r in RULES])
+def test_anonymous_access(name: str, world: dict) -> None:
+    rule = RULES[name]
+    response = _request(Client(), rule, world, name)
+    if rule.anonymous == "login":
+        assert _is_login_redirect(response), f"{name}: anonymous got {response.status_code}, expected login redirect"
+    elif rule.anonymous == "401":
+        assert response.status_code == 401, f"{name}: anonymous got {response.status_code}, expected 401"
+        assert not response["Content-Type"].startswith("text/html"), f"{name}: 401 must not be an HTML page"
+    else:
+        assert response.status_code <= 400, f"{name}: public route refused anonymous ({response.status_code})"
+        assert not _is_login_redirect(response), f"{name}: public route sent anonymous to login"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", list(PERSONAS))
+@pytest.mark.parametrize("name", [r for r in ROUTES if r in RULES])
+def test_persona_access(name: str, persona: str, world: dict) -> None:
+    rule = RULES[name]
+    client = Client()
+    client.force_login(world["personas"][persona])
+    response = _request(client, rule, world, name)
+    if persona in rule.allowed:
+        assert response.status_code not in (401, 403, 404), f"{name}: {persona} refused ({response.status_code})"
+        assert rule.ends_session or not _is_login_redirect(response), f"{name}: {persona} sent to login"
+        assert response.status_code < 500
+    else:
+        assert response.status_code in (403, 404), f"{name}: {persona} got {response.status_code}, expected refusal"
