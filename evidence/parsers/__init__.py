@@ -1,0 +1,1 @@
+"""Evidence parsers, one module per format; see ``base`` for the contract."""
