@@ -30,6 +30,7 @@ system-deps:
 ## setup: everything `run` does except starting processes
 setup: deps
 	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py load_catalogue
 	$(PY) manage.py setup_demo
 	$(PY) manage.py verify_audit_trail
 

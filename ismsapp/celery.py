@@ -47,6 +47,7 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    worker_max_memory_per_child=400_000,  # KiB: a child that grew past this (a big PDF) is replaced
     task_ignore_result=True,
     task_track_started=False,
     broker_connection_retry_on_startup=True,

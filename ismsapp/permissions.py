@@ -35,8 +35,9 @@ def user_has(user: Any, perm: str, obj: models.Model | None = None) -> bool:
 
 
 class ModelPermissions(permissions.BasePermission):
-    """API rule: authenticated; creating needs the role-wide ``add`` permission; reads and
-    writes on an object need ``view``/``change``/``delete`` on it (role-wide or per object).
+    """API rule: authenticated; custom actions need the permission named in the view's
+    ``action_permissions``; creating needs the role-wide ``add`` permission; reads and writes on
+    an object need ``view``/``change``/``delete`` on it (role-wide or per object).
 
     Lists are narrowed by ``ScopedViewSetMixin.get_queryset`` rather than refused, so a user
     with object-level grants sees exactly their objects.
@@ -46,9 +47,14 @@ class ModelPermissions(permissions.BasePermission):
         if not (request.user and request.user.is_authenticated and request.user.is_active):
             return False
         action = getattr(view, "action", None)
+        if hasattr(view, "action_map") and action is None:
+            return True  # a method the viewset does not offer: let DRF answer 405
         model = view.queryset.model if getattr(view, "queryset", None) is not None else None
         if model is None:
             return True
+        named = getattr(view, "action_permissions", {}).get(action)
+        if named:
+            return user_has(request.user, permission_codename(model, named))
         if request.method == "POST" and action == "create":
             return user_has(request.user, permission_codename(model, "add"))
         if getattr(view, "model_permission_required", False):

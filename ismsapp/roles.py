@@ -22,29 +22,45 @@ class Role(models.TextChoices):
     ISMS_ADMIN = "isms_admin", "ISMS admin"
 
 
-# "app_label.codename" per role. Keep each list sorted; tests check every entry exists.
+# "app_label.codename" per role; tests check that every entry exists.
+READ_SOA = (
+    "controls.view_clause",
+    "controls.view_clauseentry",
+    "controls.view_control",
+    "controls.view_controlmapping",
+    "controls.view_soaentry",
+    "controls.view_soaversion",
+)
+EDIT_SOA = ("controls.change_clauseentry", "controls.change_soaentry")
+READ_AUDIT_TRAIL = ("ismsapp.export_auditentry", "ismsapp.view_auditentry", "ismsapp.view_auditverification")
+
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.COMPLIANCE_OFFICER: (
+        *READ_SOA,
+        *EDIT_SOA,
+        "controls.publish_soaversion",
+        *READ_AUDIT_TRAIL,
         "ismsapp.change_organisation",
-        "ismsapp.export_auditentry",
-        "ismsapp.view_auditentry",
-        "ismsapp.view_auditverification",
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),
-    Role.RISK_OWNER: ("ismsapp.view_organisation",),
+    Role.RISK_OWNER: (
+        *READ_SOA,
+        "ismsapp.view_organisation",
+    ),
     Role.INTERNAL_AUDITOR: (
+        *READ_SOA,
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),
-    Role.EXTERNAL_AUDITOR: (),
+    Role.EXTERNAL_AUDITOR: (),  # engagement-scoped object grants only
     Role.ISMS_ADMIN: (
+        *READ_SOA,
+        *EDIT_SOA,
+        *READ_AUDIT_TRAIL,
         "ismsapp.add_user",
         "ismsapp.change_organisation",
         "ismsapp.change_user",
-        "ismsapp.export_auditentry",
-        "ismsapp.view_auditentry",
-        "ismsapp.view_auditverification",
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),

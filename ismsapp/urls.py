@@ -16,6 +16,9 @@ urlpatterns = [
     path("users/new/", views.UserCreateView.as_view(), name="user_create"),
     path("users/<int:pk>/", views.UserUpdateView.as_view(), name="user_update"),
     path("users/<int:pk>/unlock/", views.UserUnlockView.as_view(), name="user_unlock"),
+    path("reports/<uuid:pk>/", views.ReportStatusView.as_view(), name="report_status"),
+    path("reports/<uuid:pk>/download/", views.ReportDownloadView.as_view(), name="report_download"),
+    path("controls/", include("controls.urls")),
     path("api/", include("ismsapp.api.urls")),
 ]
 

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -20,12 +20,14 @@ from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
 from ismsapp import services
+from ismsapp.blobs import blob_path
 from ismsapp.dashboard import panels_for
 from ismsapp.downloads import attachment
 from ismsapp.exports import csv_lines
 from ismsapp.forms import AuditTrailFilterForm, UserCreateForm, UserUpdateForm
-from ismsapp.models import AuditEntry, User
+from ismsapp.models import AuditEntry, GeneratedReport, User
 from ismsapp.pagination import keyset_page, parse_cursor
+from ismsapp.reports import REPORT_KINDS
 from ismsapp.roles import roles_of
 
 
@@ -190,6 +192,39 @@ class UserUnlockView(PermissionRequiredMixin, View):
         cleared = services.unlock_user(actor=request.user, user=user, request=request)
         messages.success(request, f"Lockout of {user.username} lifted ({cleared} failed attempts cleared).")
         return HttpResponseRedirect(reverse("users"))
+
+
+class ReportStatusView(View):
+    """Where a requested report stands; polled by htmx until it is ready."""
+
+    def get(self, request: HttpRequest, pk: str) -> HttpResponse:
+        report = _own_report(request, pk)
+        template = "reports/status_fragment.html" if request.htmx else "reports/status.html"
+        return render(request, template, {"report": report})
+
+
+class ReportDownloadView(View):
+    def get(self, request: HttpRequest, pk: str) -> HttpResponse:
+        report = _own_report(request, pk)
+        if report.status != GeneratedReport.Status.DONE:
+            return HttpResponse("This report is not ready.", status=409, content_type="text/plain")
+        return attachment(
+            request,
+            blob_path(report.sha256).read_bytes(),
+            filename=report.filename,
+            content_type=report.content_type,
+            obj=report,
+            detail={"sha256": report.sha256},
+        )
+
+
+def _own_report(request: HttpRequest, pk: str) -> GeneratedReport:
+    """The report if it was shared with this user and their role still allows its kind."""
+    report = get_object_or_404(GeneratedReport.objects.for_user(request.user, "view"), pk=pk)
+    kind = REPORT_KINDS.get(report.kind)
+    if kind is None or not request.user.has_perm(kind.permission):
+        raise PermissionDenied("Your role no longer allows this report.")
+    return report
 
 
 @login_not_required

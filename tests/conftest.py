@@ -29,6 +29,7 @@ PERSONAS: dict[str, Role | None] = {
 }
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "iso27001"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -53,6 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # With CI set, sample tests always run (and fail loudly if the samples are missing).
         if item.get_closest_marker("samples") and not SAMPLES.is_dir() and not os.environ.get("CI"):
             item.add_marker(pytest.mark.skip(reason=f"../shared/samples is absent ({SAMPLES})"))
+        if item.get_closest_marker("reference") and not REFERENCE.is_dir() and not os.environ.get("CI"):
+            item.add_marker(pytest.mark.skip(reason=f"../shared/reference is absent ({REFERENCE})"))
 
 
 def make_persona(name: str) -> object:
@@ -140,6 +143,7 @@ class WorkerProcess:
             "DATABASE_URL": url,
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
         }
         self.queue, self.broker_url = queue, broker_url
         self.process = subprocess.Popen(
@@ -209,8 +213,10 @@ def celery_worker_process(transactional_db: None):
 
     workers: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        worker = WorkerProcess(f"test-{uuid.uuid4().hex[:12]}", settings.TEST_REDIS_URL)
+    def start(queue: str | None = None) -> WorkerProcess:
+        """A worker on ``queue`` (default: a fresh queue; use settings.CELERY_TASK_DEFAULT_QUEUE to
+        consume what the app under test enqueues)."""
+        worker = WorkerProcess(queue or f"test-{uuid.uuid4().hex[:12]}", settings.TEST_REDIS_URL)
         workers.append(worker)
         return worker
 
@@ -223,3 +229,22 @@ def celery_worker_process(transactional_db: None):
 def isms_admin_tx(transactional_db: None) -> object:
     """An ISMS admin committed to the database (for tests with real worker processes)."""
     return make_persona("isms_admin")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Load the ISO/IEC 27001 catalogue once into the test database (rolled back tests keep it)."""
+    from controls.catalogue import load_catalogue
+
+    with django_db_blocker.unblock():
+        load_catalogue()
+
+
+@pytest.fixture
+def catalogue(db: None) -> None:
+    """The catalogue, reloaded if a transactional test flushed the database."""
+    from controls.catalogue import load_catalogue
+    from controls.models import Control
+
+    if not Control.objects.exists():
+        load_catalogue()

@@ -43,12 +43,32 @@ def test_no_rule_for_a_route_that_does_not_exist() -> None:
     assert not stale, f"Rules for routes that no longer exist: {stale}"
 
 
-@pytest.fixture
-def world(personas: dict) -> dict:
-    """The objects route rules point at (one of each kind)."""
-    from ismsapp.models import AuditEntry
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
+    """The personas and the objects route rules point at (one of each kind), built once for the
+    module inside a transaction that is rolled back at the end; each test runs in a savepoint."""
+    from datetime import date
 
-    return {"personas": personas, "audit_entry": AuditEntry.objects.order_by("seq").first()}
+    from django.db import transaction
+
+    from controls.models import ClauseEntry, SoAEntry
+    from controls.services import publish_soa
+    from ismsapp.models import AuditEntry
+    from ismsapp.reports import request_report
+    from tests.conftest import make_persona
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        personas = {name: make_persona(name) for name in PERSONAS}
+        officer = personas["compliance_officer"]
+        yield {
+            "personas": personas,
+            "audit_entry": AuditEntry.objects.order_by("seq").first(),
+            "soa_entry": SoAEntry.objects.filter(control__edition="2022").first(),
+            "clause_entry": ClauseEntry.objects.filter(clause__edition="2022").first(),
+            "soa_version": publish_soa(actor=officer, edition="2022", approver=officer, approved_on=date(2026, 1, 5)),
+            "report": request_report(actor=officer, kind="soa_pdf", params={"edition": "2022", "version": "draft"}),
+        }
+        transaction.set_rollback(True)
 
 
 def _request(client: Client, rule: Rule, world: dict, name: str):

@@ -4,12 +4,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from controls.api.urls import register as register_controls
 from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, TokenView, UserViewSet
 
 router = DefaultRouter()
 router.include_format_suffixes = False
 router.register("audit-entries", AuditEntryViewSet, basename="auditentry")
 router.register("users", UserViewSet, basename="user")
+register_controls(router)
 
 urlpatterns = [
     path("", include(router.urls)),

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "csp",
     "django_htmx",
     "ismsapp",
+    "controls",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +156,13 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
+    # reference data loaded by a command, not records people edit
+    "controls.controlgroup",
+    "controls.controlattribute",
+    "controls.control",
+    "controls.control_attributes",
+    "controls.controlmapping",
+    "controls.clause",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login",)
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "key")
@@ -202,6 +210,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "files"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+BLOB_ROOT = Path(
+    env_str("ISMS_BLOB_ROOT", str(VAR_DIR / "blobs"))
+)  # content-addressed files (shared by web and workers)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -230,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EditionEnum": "controls.models.catalogue.Edition",
+        "ImplementationStatusEnum": "controls.models.soa.ImplementationStatus",
+        "InclusionReasonEnum": "controls.models.soa.InclusionReason",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -264,6 +280,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

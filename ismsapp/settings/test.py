@@ -4,6 +4,7 @@
 """
 
 import socket
+import uuid
 from urllib.parse import urlsplit
 
 from ismsapp.settings.base import *  # noqa: F403
@@ -21,7 +22,7 @@ def _answers(url: str, default_port: int) -> bool:
 
 
 TEST_DATABASE_URL = env_str("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/isms")
-TEST_REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_REDIS_URL = env_str("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_SERVICES = {
     "postgresql": _answers(TEST_DATABASE_URL, 5432),
     "redis": _answers(TEST_REDIS_URL, 6379),
@@ -39,4 +40,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEBUG = False
 CELERY_TASK_ALWAYS_EAGER = False
+# Tasks sent by committed test transactions go to a queue of this run only, where the real
+# workers started by tests (tests/conftest.py) consume them.
+CELERY_TASK_DEFAULT_QUEUE = f"isms-test-{uuid.uuid4().hex[:10]}"
+if TEST_SERVICES["redis"]:
+    CELERY_BROKER_URL = TEST_REDIS_URL
+BLOB_ROOT = VAR_DIR / "test-blobs"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

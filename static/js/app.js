@@ -10,10 +10,35 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-document.addEventListener("htmx:responseError", (event) => {
-  // Show a server-side refusal (409 conflict, 400 validation) in place instead of failing silently.
-  const detail = event.detail;
-  if (detail && detail.xhr && detail.target && detail.xhr.status >= 400 && detail.xhr.status < 500) {
-    detail.target.innerHTML = detail.xhr.responseText;
+document.addEventListener("change", (event) => {
+  // <select data-autosubmit> submits its form when the choice changes.
+  const target = event.target;
+  if (target instanceof HTMLSelectElement && target.dataset.autosubmit !== undefined && target.form) {
+    target.form.requestSubmit();
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  // Escape inside an inline-edited row cancels the edit.
+  if (event.key !== "Escape") {
+    return;
+  }
+  const row = event.target instanceof Element ? event.target.closest("tr.editing") : null;
+  const cancel = row ? row.querySelector("a.cancel") : null;
+  if (cancel instanceof HTMLElement) {
+    event.preventDefault();
+    cancel.click();
+  }
+});
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  // After an inline save or cancel, give the keyboard focus back to the row's Edit button.
+  const target = event.detail && event.detail.elt;
+  if (target instanceof HTMLElement && !target.classList.contains("editing")) {
+    const row = document.getElementById(target.id);
+    const edit = row ? row.querySelector(".row-actions a") : null;
+    if (edit instanceof HTMLElement && document.activeElement === document.body) {
+      edit.focus();
+    }
   }
 });

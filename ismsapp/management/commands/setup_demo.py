@@ -15,8 +15,12 @@ class Command(BaseCommand):
     help = "Create a demo organisation with one user per role (idempotent) and print their credentials."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from controls.demo import load_demo_soa
+
         with audit_context(label="command:setup_demo"), transaction.atomic():
             credentials = load_demo_people()
+            soa = load_demo_soa()
+        self.stdout.write(soa)
         self.stdout.write(self.style.SUCCESS("Demo users (passwords kept in var/demo-credentials.json):"))
         for credential in credentials:
             self.stdout.write(

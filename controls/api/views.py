@@ -1,0 +1,173 @@
+"""API of the catalogue (read-only) and the SoA (entries, versions: list, publish, diff)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from controls import services
+from controls.api.serializers import (
+    ControlSerializer,
+    DiffQuerySerializer,
+    PublishSerializer,
+    RowChangeSerializer,
+    SoAEntrySerializer,
+    SoAVersionDetailSerializer,
+    SoAVersionSerializer,
+)
+from controls.models import Control, SoAEntry, SoAVersion
+from controls.reports import soa_view_for
+from controls.soa import diff_views
+from ismsapp.permissions import ScopedViewSetMixin
+
+
+def _edition_filter(queryset: QuerySet, request: Request, field: str) -> QuerySet:
+    edition = request.query_params.get("edition")
+    if edition:
+        if edition not in ("2013", "2022"):
+            raise ValidationError({"edition": "Use 2013 or 2022."})
+        queryset = queryset.filter(**{field: edition})
+    return queryset
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("edition", OpenApiTypes.STR, enum=["2013", "2022"]),
+            OpenApiParameter(
+                "theme", OpenApiTypes.STR, description="Theme (2022) or domain (2013) reference, e.g. 8 or A.12"
+            ),
+            OpenApiParameter("q", OpenApiTypes.STR, description="Text in the reference or title"),
+        ]
+    )
+)
+class ControlViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Annex A controls of both editions with their 27002:2022 attributes."""
+
+    queryset = (
+        Control.objects.select_related("section", "objective").prefetch_related("attributes").order_by("position")
+    )
+    serializer_class = ControlSerializer
+    model_permission_required = True
+
+    def get_queryset(self) -> QuerySet:
+        queryset = _edition_filter(super().get_queryset(), self.request, "edition")
+        if theme := self.request.query_params.get("theme"):
+            queryset = queryset.filter(section__ref=theme)
+        if query := self.request.query_params.get("q"):
+            queryset = queryset.filter(Q(title__icontains=query) | Q(ref__icontains=query))
+        return queryset
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("edition", OpenApiTypes.STR, enum=["2013", "2022"])])
+)
+class SoAEntryViewSet(
+    ScopedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Working-draft SoA rows. PUT/PATCH need ``row_version``; a stale one answers 409 with the current row."""
+
+    queryset = SoAEntry.objects.select_related("control", "owner").order_by("control__position")
+    serializer_class = SoAEntrySerializer
+    model_permission_required = True
+
+    def get_queryset(self) -> QuerySet:
+        return _edition_filter(super().get_queryset(), self.request, "control__edition")
+
+    @extend_schema(responses={200: SoAEntrySerializer, 400: OpenApiTypes.OBJECT, 409: SoAEntrySerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        entry = self.get_object()
+        serializer = self.get_serializer(entry, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        values = {
+            name: data.get(name, getattr(entry, name))
+            for name in (
+                "applicable",
+                "inclusion_reasons",
+                "justification",
+                "implementation_status",
+                "owner",
+                "implementation_notes",
+                "last_reviewed",
+            )
+        }
+        try:
+            saved = services.update_soa_entry(
+                actor=request.user, entry=entry, expected_version=data["row_version"], **values
+            )
+        except services.EditConflict as conflict:
+            return Response(
+                {"detail": str(conflict), "current": SoAEntrySerializer(conflict.current).data},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        return Response(SoAEntrySerializer(saved).data)
+
+
+def _version_number(raw: str) -> int | None:
+    if raw in ("", "draft"):
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationError({"version": f"{raw!r} is not a version number or 'draft'."}) from exc
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("edition", OpenApiTypes.STR, enum=["2013", "2022"])])
+)
+class SoAVersionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Published SoA versions (immutable). ``publish`` freezes the working draft; ``diff`` compares two."""
+
+    queryset = SoAVersion.objects.select_related("approver", "published_by").order_by("edition", "-number")
+    serializer_class = SoAVersionSerializer
+    model_permission_required = True
+    action_permissions = {"publish": "publish_soaversion", "diff": "view"}
+
+    def get_queryset(self) -> QuerySet:
+        queryset = _edition_filter(super().get_queryset(), self.request, "edition")
+        return queryset if self.action == "retrieve" else queryset.defer("snapshot")
+
+    def get_serializer_class(self) -> type:
+        return SoAVersionDetailSerializer if self.action == "retrieve" else super().get_serializer_class()
+
+    @extend_schema(request=PublishSerializer, responses={201: SoAVersionSerializer})
+    @action(detail=False, methods=["post"])
+    def publish(self, request: Request) -> Response:
+        serializer = PublishSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            version = services.publish_soa(actor=request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        return Response(SoAVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[DiffQuerySerializer], responses={200: RowChangeSerializer(many=True)})
+    @action(detail=False, methods=["get"])
+    def diff(self, request: Request) -> Response:
+        query = DiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        edition = query.validated_data["edition"]
+        try:
+            before = soa_view_for(edition, _version_number(query.validated_data["from_version"]))
+            after = soa_view_for(edition, _version_number(query.validated_data["to_version"]))
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        changes = diff_views(before, after)
+        return Response(RowChangeSerializer(changes, many=True).data)
