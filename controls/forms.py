@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from controls.models import ImplementationStatus, InclusionReason
+from controls.models import Control, ControlAttribute, ImplementationStatus, InclusionReason
 from controls.soa import SoARow
 from ismsapp.models import User
 
@@ -114,13 +114,19 @@ class SoAFilterForm(forms.Form):
     attribute = forms.ChoiceField(required=False, label="Attribute")
     review = forms.ChoiceField(required=False, choices=[("", "Any"), ("needed", "Review needed")], label="Review")
 
-    def __init__(self, data: Any, *, rows: list[SoARow]) -> None:
+    def __init__(self, data: Any, *, rows: list[SoARow], edition: str) -> None:
         super().__init__(data)
+        self.edition = edition
         sections = dict.fromkeys((row.section_ref, f"{row.section_ref} {row.section_title}") for row in rows)
         self.fields["section"].choices = [("", "All"), *sections]
         owners = sorted({(row.owner, row.owner_name) for row in rows if row.owner}, key=lambda o: o[1].lower())
         self.fields["owner"].choices = [("", "Anyone"), ("none", "No owner"), *owners]
-        values = sorted({value for row in rows for value in row.all_attributes})
+        values = (
+            ControlAttribute.objects.filter(controls__edition=edition)
+            .order_by("value")
+            .values_list("value", flat=True)
+            .distinct()
+        )
         self.fields["attribute"].choices = [("", "Any"), *((v, f"#{v}") for v in values)]
 
     def apply(self, rows: list[SoARow]) -> list[SoARow]:
@@ -128,6 +134,15 @@ class SoAFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         query = (data.get("q") or "").strip().lower()
+        with_attribute = (
+            set(
+                Control.objects.filter(edition=self.edition, attributes__value=data["attribute"]).values_list(
+                    "ref", flat=True
+                )
+            )
+            if data.get("attribute")
+            else set()
+        )
 
         def keep(row: SoARow) -> bool:
             if data.get("status") and row.implementation_status != data["status"]:
@@ -138,7 +153,7 @@ class SoAFilterForm(forms.Form):
                 return False
             if data.get("owner") and row.owner != ("" if data["owner"] == "none" else data["owner"]):
                 return False
-            if data.get("attribute") and data["attribute"] not in row.all_attributes:
+            if data.get("attribute") and row.ref not in with_attribute:
                 return False
             if data.get("review") and not row.review_needed:
                 return False

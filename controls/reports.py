@@ -34,12 +34,12 @@ COLUMNS = [
 ]
 
 
-def soa_view_for(edition: str, version_number: int | None) -> SoAView:
+def soa_view_for(edition: str, version_number: int | None, *, with_attributes: bool = True) -> SoAView:
     """The draft, or a published version (``ValidationError`` if it does not exist)."""
     if edition not in Edition.values:
         raise ValidationError({"edition": f"Unknown edition {edition!r}: use 2013 or 2022."})
     if version_number is None:
-        return draft_view(edition)
+        return draft_view(edition, with_attributes=with_attributes)
     version = SoAVersion.objects.filter(edition=edition, number=version_number).select_related("approver").first()
     if version is None:
         raise ValidationError({"version": f"There is no published version {version_number} of the {edition} SoA."})

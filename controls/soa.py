@@ -10,7 +10,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from controls.models import Clause, ImplementationStatus, InclusionReason, SoAEntry, SoAVersion
+from controls.models import Clause, Control, ImplementationStatus, InclusionReason, SoAEntry, SoAVersion
+from ismsapp.links import pk_url
 
 STATUS_LABELS = dict(ImplementationStatus.choices)
 REASON_LABELS = dict(InclusionReason.choices)
@@ -64,6 +65,23 @@ class SoARow:
     def reason_labels(self) -> list[str]:
         return [REASON_LABELS.get(reason, reason) for reason in self.inclusion_reasons]
 
+    def __getitem__(self, name: str) -> Any:
+        # Django templates try item lookup before attributes; answering it directly spares an
+        # exception per variable on pages that render every row.
+        return getattr(self, name)
+
+    @property
+    def edit_url(self) -> str:
+        return pk_url("controls:soa_entry_edit", self.entry_id) if self.entry_id else ""
+
+    @property
+    def row_url(self) -> str:
+        return pk_url("controls:soa_entry_row", self.entry_id) if self.entry_id else ""
+
+    @property
+    def confirm_url(self) -> str:
+        return pk_url("controls:soa_confirm_review", self.entry_id) if self.entry_id else ""
+
     @property
     def all_attributes(self) -> list[str]:
         return [value for values in self.attributes.values() for value in values]
@@ -96,6 +114,16 @@ class ClauseRow:
 
     SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id"})
     DIFF_FIELDS = ("implementation_status", "owner", "implementation_notes", "last_reviewed")
+
+    __getitem__ = SoARow.__getitem__
+
+    @property
+    def edit_url(self) -> str:
+        return pk_url("controls:clause_entry_edit", self.entry_id) if self.entry_id else ""
+
+    @property
+    def row_url(self) -> str:
+        return pk_url("controls:clause_entry_row", self.entry_id) if self.entry_id else ""
 
     @property
     def status_label(self) -> str:
@@ -178,85 +206,122 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _owner(user: Any) -> tuple[str, str, int | None]:
-    if user is None:
-        return "", "", None
-    return user.username, user.get_full_name() or user.username, user.pk
+def _owner_name(first: str | None, last: str | None, username: str | None) -> str:
+    return f"{first or ''} {last or ''}".strip() or (username or "")
 
 
-def soa_rows(entries: QuerySet[SoAEntry]) -> list[SoARow]:
-    """SoA rows of the given entries, in a fixed number of queries whatever their number."""
-    entries = (
-        entries.select_related("control__section", "control__objective", "owner")
-        .prefetch_related("control__attributes")
-        .order_by("control__position")
-    )
-    rows = []
-    for entry in entries:
-        control = entry.control
-        attributes: dict[str, list[str]] = defaultdict(list)
-        for attribute in control.attributes.all():
-            attributes[attribute.kind].append(attribute.value)
-        owner, owner_name, owner_id = _owner(entry.owner)
-        rows.append(
-            SoARow(
-                ref=control.ref,
-                title=control.title,
-                section_ref=control.section.ref,
-                section_title=control.section.title,
-                edition=control.edition,
-                objective_ref=control.objective.ref if control.objective else "",
-                objective_title=control.objective.title if control.objective else "",
-                is_new=control.is_new,
-                attributes=dict(attributes),
-                applicable=entry.applicable,
-                inclusion_reasons=list(entry.inclusion_reasons),
-                justification=entry.justification,
-                implementation_status=entry.implementation_status,
-                owner=owner,
-                owner_name=owner_name,
-                implementation_notes=entry.implementation_notes,
-                last_reviewed=_iso(entry.last_reviewed),
-                review_needed=entry.review_needed,
-                review_note=entry.review_note,
-                entry_id=entry.pk,
-                row_version=entry.row_version,
-                owner_id=owner_id,
-            )
+SOA_FIELDS = (
+    "pk",
+    "applicable",
+    "inclusion_reasons",
+    "justification",
+    "implementation_status",
+    "implementation_notes",
+    "last_reviewed",
+    "review_needed",
+    "review_note",
+    "row_version",
+    "owner_id",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+    "control_id",
+    "control__ref",
+    "control__title",
+    "control__edition",
+    "control__is_new",
+    "control__section__ref",
+    "control__section__title",
+    "control__objective__ref",
+    "control__objective__title",
+)
+
+
+def soa_rows(entries: QuerySet[SoAEntry], *, with_attributes: bool = True) -> list[SoARow]:
+    """SoA rows of the given entries in one or two queries whatever their number (plain values, no
+    model instances: this is the hot path of the SoA page, which needs no 27002 attributes)."""
+    values = list(entries.order_by("control__position").values(*SOA_FIELDS))
+    attributes: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    if with_attributes:
+        links = Control.attributes.through.objects.filter(control_id__in=[v["control_id"] for v in values])
+        for control_id, kind, value in links.order_by("controlattribute__kind", "controlattribute__value").values_list(
+            "control_id", "controlattribute__kind", "controlattribute__value"
+        ):
+            attributes[control_id][kind].append(value)
+    return [
+        SoARow(
+            ref=v["control__ref"],
+            title=v["control__title"],
+            section_ref=v["control__section__ref"],
+            section_title=v["control__section__title"],
+            edition=v["control__edition"],
+            objective_ref=v["control__objective__ref"] or "",
+            objective_title=v["control__objective__title"] or "",
+            is_new=v["control__is_new"],
+            attributes=dict(attributes.get(v["control_id"], {})),
+            applicable=v["applicable"],
+            inclusion_reasons=list(v["inclusion_reasons"]),
+            justification=v["justification"],
+            implementation_status=v["implementation_status"],
+            owner=v["owner__username"] or "",
+            owner_name=_owner_name(v["owner__first_name"], v["owner__last_name"], v["owner__username"]),
+            implementation_notes=v["implementation_notes"],
+            last_reviewed=_iso(v["last_reviewed"]),
+            review_needed=v["review_needed"],
+            review_note=v["review_note"],
+            entry_id=v["pk"],
+            row_version=v["row_version"],
+            owner_id=v["owner_id"],
         )
-    return rows
+        for v in values
+    ]
+
+
+CLAUSE_FIELDS = (
+    "ref",
+    "title",
+    "edition",
+    "is_heading",
+    "entry__pk",
+    "entry__implementation_status",
+    "entry__implementation_notes",
+    "entry__last_reviewed",
+    "entry__row_version",
+    "entry__owner_id",
+    "entry__owner__username",
+    "entry__owner__first_name",
+    "entry__owner__last_name",
+)
 
 
 def clause_rows(clauses: QuerySet[Clause]) -> list[ClauseRow]:
-    """Clause rows (headings included) with their tracked status."""
-    rows = []
-    for clause in clauses.select_related("entry__owner").order_by("position"):
-        entry = getattr(clause, "entry", None)
-        owner, owner_name, owner_id = _owner(entry.owner if entry else None)
-        rows.append(
-            ClauseRow(
-                ref=clause.ref,
-                title=clause.title,
-                edition=clause.edition,
-                is_heading=clause.is_heading,
-                implementation_status=entry.implementation_status if entry else ImplementationStatus.NOT_STARTED,
-                owner=owner,
-                owner_name=owner_name,
-                implementation_notes=entry.implementation_notes if entry else "",
-                last_reviewed=_iso(entry.last_reviewed) if entry else None,
-                entry_id=entry.pk if entry else None,
-                row_version=entry.row_version if entry else 0,
-                owner_id=owner_id,
-            )
+    """Clause rows (headings included) with their tracked status, in one query."""
+    return [
+        ClauseRow(
+            ref=v["ref"],
+            title=v["title"],
+            edition=v["edition"],
+            is_heading=v["is_heading"],
+            implementation_status=v["entry__implementation_status"] or ImplementationStatus.NOT_STARTED,
+            owner=v["entry__owner__username"] or "",
+            owner_name=_owner_name(
+                v["entry__owner__first_name"], v["entry__owner__last_name"], v["entry__owner__username"]
+            ),
+            implementation_notes=v["entry__implementation_notes"] or "",
+            last_reviewed=_iso(v["entry__last_reviewed"]),
+            entry_id=v["entry__pk"],
+            row_version=v["entry__row_version"] or 0,
+            owner_id=v["entry__owner_id"],
         )
-    return rows
+        for v in clauses.order_by("position").values(*CLAUSE_FIELDS)
+    ]
 
 
-def draft_view(edition: str) -> SoAView:
+def draft_view(edition: str, *, with_attributes: bool = True) -> SoAView:
     """The working draft of an edition."""
     return SoAView(
         edition,
-        soa_rows(SoAEntry.objects.filter(control__edition=edition)),
+        soa_rows(SoAEntry.objects.filter(control__edition=edition), with_attributes=with_attributes),
         clause_rows(Clause.objects.filter(edition=edition)),
     )
 

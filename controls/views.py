@@ -35,9 +35,9 @@ def _version_param(request: HttpRequest, name: str = "version") -> int | None:
         raise Http404(f"No such version: {raw!r}") from exc
 
 
-def _view_or_404(edition: str, number: int | None) -> SoAView:
+def _view_or_404(edition: str, number: int | None, *, with_attributes: bool = True) -> SoAView:
     try:
-        return soa_view_for(edition, number)
+        return soa_view_for(edition, number, with_attributes=with_attributes)
     except ValidationError as exc:
         raise Http404(" ".join(exc.messages)) from exc
 
@@ -86,8 +86,8 @@ class SoAPageView(PermissionRequiredMixin, View):
     permission_required = "controls.view_soaentry"
 
     def get(self, request: HttpRequest, edition: str) -> HttpResponse:
-        view = _view_or_404(edition, _version_param(request))
-        form = SoAFilterForm(request.GET or None, rows=view.rows)
+        view = _view_or_404(edition, _version_param(request), with_attributes=False)
+        form = SoAFilterForm(request.GET or None, rows=view.rows, edition=edition)
         rows = form.apply(view.rows)
         return render(
             request,
@@ -183,7 +183,7 @@ class SoAEntryEditView(_RowEditView):
     permission_required = "controls.change_soaentry"
     model = SoAEntry
     form_class = SoAEntryForm
-    row_template = "controls/_soa_row.html"
+    row_template = "controls/soa_row.jinja"
     form_template = "controls/_soa_row_form.html"
 
     def entry(self, request: HttpRequest, pk: int) -> SoAEntry:
@@ -211,7 +211,7 @@ class SoAEntryRowView(PermissionRequiredMixin, View):
         entry = get_object_or_404(SoAEntry.objects.for_user(request.user, "view").select_related("control"), pk=pk)
         return render(
             request,
-            "controls/_soa_row.html",
+            "controls/soa_row.jinja",
             {
                 "row": _soa_row(entry),
                 "can_edit": request.user.has_perm("controls.change_soaentry"),
@@ -233,13 +233,13 @@ class ConfirmReviewView(PermissionRequiredMixin, View):
             if request.htmx:
                 return render(
                     request,
-                    "controls/_soa_row.html",
+                    "controls/soa_row.jinja",
                     {"row": _soa_row(entry), "can_edit": True, "error": message},
                     status=409,
                 )
             messages.error(request, message)
         if request.htmx:
-            return render(request, "controls/_soa_row.html", {"row": _soa_row(entry), "can_edit": True})
+            return render(request, "controls/soa_row.jinja", {"row": _soa_row(entry), "can_edit": True})
         return HttpResponseRedirect(reverse("controls:soa", args=[entry.control.edition]))
 
 
@@ -251,7 +251,7 @@ class ClauseEntryEditView(_RowEditView):
     permission_required = "controls.change_clauseentry"
     model = ClauseEntry
     form_class = ClauseEntryForm
-    row_template = "controls/_clause_row.html"
+    row_template = "controls/clause_row.jinja"
     form_template = "controls/_clause_row_form.html"
 
     def entry(self, request: HttpRequest, pk: int) -> ClauseEntry:
@@ -275,7 +275,7 @@ class ClauseEntryRowView(PermissionRequiredMixin, View):
         entry = get_object_or_404(ClauseEntry.objects.for_user(request.user, "view").select_related("clause"), pk=pk)
         return render(
             request,
-            "controls/_clause_row.html",
+            "controls/clause_row.jinja",
             {
                 "row": _clause_row(entry),
                 "can_edit": request.user.has_perm("controls.change_clauseentry"),

@@ -90,6 +90,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Row templates of long tables (templates/jinja2/**.jinja); see ismsapp/jinja2.py.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "ismsapp.jinja2.environment"},
+    },
 ]
 
 # --- database ---------------------------------------------------------------------------------

@@ -126,6 +126,25 @@ def test_bad_input_is_refused_with_the_field_named(catalogue, client_for, change
     assert target.row_version == 0
 
 
+def test_user_text_is_escaped_in_rows(catalogue, client_for) -> None:
+    target = entry("7.5")
+    client = client_for("compliance_officer")
+    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    client.post(
+        reverse("controls:soa_entry_edit", args=[target.pk]),
+        form_data(target, applicable="no", justification=hostile),
+        **HTMX,
+    )
+    for response in (
+        client.get(reverse("controls:soa", args=["2022"])),
+        client.get(reverse("controls:soa_entry_row", args=[target.pk]), **HTMX),
+    ):
+        html = response.content.decode()
+        assert "<script>alert(1)" not in html
+        assert 'onerror="alert(2)"' not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
 def test_second_editor_gets_a_conflict_not_an_overwrite(catalogue, client_for) -> None:
     target = entry("5.2")
     stale = form_data(target)
