@@ -46,7 +46,8 @@ def _fill_soa(officer) -> None:
         )
 
 
-def _render_in_child(mode: str, edition: str) -> tuple[float, int, int, int]:
+def render_in_child(snippet: str, *args: str) -> tuple[float, int, int, int]:
+    """Run ``snippet`` in a fresh Python on the bench database: (seconds, -, peak RSS KiB, bytes)."""
     from django.conf import settings
 
     database = settings.DATABASES["default"]
@@ -57,7 +58,7 @@ def _render_in_child(mode: str, edition: str) -> tuple[float, int, int, int]:
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base", "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     result = subprocess.run(
-        [sys.executable, "-c", RENDER_SNIPPET, mode, edition],
+        [sys.executable, "-c", snippet, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -102,9 +103,9 @@ def run() -> None:
 
     connection.close()  # the child processes read the same database
     for edition in ("2022", "2013"):
-        timings = [_render_in_child("render", edition) for _ in range(3)]
+        timings = [render_in_child(RENDER_SNIPPET, "render", edition) for _ in range(3)]
         elapsed = sorted(t[0] for t in timings)[1]
-        _, _, base_peak, _ = _render_in_child("baseline", edition)
+        _, _, base_peak, _ = render_in_child(RENDER_SNIPPET, "baseline", edition)
         peak = max(t[2] for t in timings)
         emit(f"soa_pdf_{edition}_render_time", elapsed, "s")
         emit(f"soa_pdf_{edition}_peak_rss", peak / 1024, "MB")

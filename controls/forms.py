@@ -8,6 +8,7 @@ from django import forms
 
 from controls.models import Control, ControlAttribute, ImplementationStatus, InclusionReason
 from controls.soa import SoARow
+from ismsapp.forms import IsoDateInput
 from ismsapp.models import User
 
 
@@ -31,9 +32,7 @@ class TrackedRowForm(forms.Form):
     implementation_notes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10_000, label="Implementation notes"
     )
-    last_reviewed = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Last reviewed"
-    )
+    last_reviewed = forms.DateField(required=False, widget=IsoDateInput(), label="Last reviewed")
     row_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
 
@@ -165,7 +164,7 @@ class SoAFilterForm(forms.Form):
 
 class PublishForm(forms.Form):
     approver = OwnerField(label="Approver")
-    approved_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Approval date")
+    approved_on = forms.DateField(widget=IsoDateInput(), label="Approval date")
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2_000, label="Note (what changed, why)"
     )

@@ -4,6 +4,7 @@ version's snapshot, so pages, exports and diffs have one code path for both."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 from typing import Any
@@ -40,13 +41,16 @@ class SoARow:
     last_reviewed: str | None = None  # ISO date
     review_needed: bool = False
     review_note: str = ""
+    risks: list[str] = field(default_factory=list)  # references of the open risks it treats
     # working draft only (not part of a snapshot)
     entry_id: int | None = None
     row_version: int = 0
     owner_id: int | None = None
+    control_id: int | None = None
 
-    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id"})
+    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id", "control_id"})
     DIFF_FIELDS = (
+        "risks",
         "applicable",
         "inclusion_reasons",
         "justification",
@@ -62,8 +66,21 @@ class SoARow:
         return STATUS_LABELS.get(self.implementation_status, self.implementation_status)
 
     @property
+    def effective_reasons(self) -> list[str]:
+        """The recorded reasons, plus "risk treatment" whenever a risk selects this control."""
+        reasons = list(self.inclusion_reasons)
+        if self.risks and InclusionReason.RISK_TREATMENT not in reasons:
+            reasons.insert(0, InclusionReason.RISK_TREATMENT)
+        return reasons if self.applicable else []
+
+    @property
     def reason_labels(self) -> list[str]:
-        return [REASON_LABELS.get(reason, reason) for reason in self.inclusion_reasons]
+        return [REASON_LABELS.get(reason, reason) for reason in self.effective_reasons]
+
+    @property
+    def inconsistent(self) -> bool:
+        """Excluded in the SoA although a risk relies on it as treatment."""
+        return not self.applicable and bool(self.risks)
 
     def __getitem__(self, name: str) -> Any:
         # Django templates try item lookup before attributes; answering it directly spares an
@@ -210,6 +227,17 @@ def _owner_name(first: str | None, last: str | None, username: str | None) -> st
     return f"{first or ''} {last or ''}".strip() or (username or "")
 
 
+RowEnricher = Callable[[list["SoARow"]], None]
+ROW_ENRICHERS: list[RowEnricher] = []
+
+
+def register_enricher(enricher: RowEnricher) -> None:
+    """Let another app add what it knows to draft rows (risks treated, machine evidence), in one
+    query per app for all the rows."""
+    if enricher not in ROW_ENRICHERS:
+        ROW_ENRICHERS.append(enricher)
+
+
 SOA_FIELDS = (
     "pk",
     "applicable",
@@ -248,7 +276,7 @@ def soa_rows(entries: QuerySet[SoAEntry], *, with_attributes: bool = True) -> li
             "control_id", "controlattribute__kind", "controlattribute__value"
         ):
             attributes[control_id][kind].append(value)
-    return [
+    rows = [
         SoARow(
             ref=v["control__ref"],
             title=v["control__title"],
@@ -272,9 +300,13 @@ def soa_rows(entries: QuerySet[SoAEntry], *, with_attributes: bool = True) -> li
             entry_id=v["pk"],
             row_version=v["row_version"],
             owner_id=v["owner_id"],
+            control_id=v["control_id"],
         )
         for v in values
     ]
+    for enrich in ROW_ENRICHERS:
+        enrich(rows)
+    return rows
 
 
 CLAUSE_FIELDS = (

@@ -56,6 +56,7 @@ app.conf.update(
     enable_utc=True,
     beat_schedule={
         "verify-audit-trail": {"task": "ismsapp.tasks.verify_audit_trail", "schedule": 6 * 3600.0},
+        "expire-risk-acceptances": {"task": "risks.tasks.expire_acceptances", "schedule": 3600.0},
     },
 )
 app.autodiscover_tasks()

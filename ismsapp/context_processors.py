@@ -9,6 +9,7 @@ from django.utils.functional import SimpleLazyObject
 
 from ismsapp.models import Organisation
 from ismsapp.navigation import NAVIGATION
+from ismsapp.permissions import allowed
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -24,6 +25,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "current": bool(item.section) and current.startswith(item.section),
         }
         for item in NAVIGATION
-        if item.permission is None or user.has_perm(item.permission)
+        if allowed(user, item.permission)
     ]
     return {"nav_items": items, "organisation": SimpleLazyObject(Organisation.current)}

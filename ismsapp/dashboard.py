@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ismsapp.permissions import allowed
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -17,7 +19,7 @@ class Panel:
     title: str
     template: str
     build: Callable[[Any], dict[str, Any]]
-    permission: str | None = None
+    permission: str | tuple[str, ...] | None = None  # a tuple: any one of them
     order: int = 100
 
 
@@ -29,7 +31,7 @@ def register(panel: Panel) -> None:
 
 
 def panels_for(user: Any) -> list[dict[str, Any]]:
-    visible = [p for p in PANELS.values() if p.permission is None or user.has_perm(p.permission)]
+    visible = [p for p in PANELS.values() if allowed(user, p.permission)]
     return [
         {"key": p.key, "title": p.title, "template": p.template, **p.build(user)}
         for p in sorted(visible, key=lambda p: (p.order, p.key))

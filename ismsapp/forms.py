@@ -103,3 +103,12 @@ class AuditTrailFilterForm(forms.Form):
         if data.get("until"):
             queryset = queryset.filter(timestamp__lte=data["until"])
         return queryset
+
+
+class IsoDateInput(forms.DateInput):
+    """``<input type="date">`` wants ISO dates whatever the language of the page."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs=attrs, format="%Y-%m-%d")

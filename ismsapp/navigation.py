@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class NavItem:
     label: str
     url_name: str
-    permission: str | None = None  # None: every logged-in user
+    permission: str | tuple[str, ...] | None = None  # None: every logged-in user; a tuple: any of them
     section: str = ""  # url names starting with this mark the item as current
 
 

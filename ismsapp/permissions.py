@@ -27,6 +27,13 @@ METHOD_ACTIONS: dict[str, str] = {
 }
 
 
+def allowed(user: Any, permission: str | tuple[str, ...] | None) -> bool:
+    """``None``: every logged-in user; a string: that permission; a tuple: any one of them."""
+    if permission is None:
+        return True
+    return any(user.has_perm(p) for p in ((permission,) if isinstance(permission, str) else permission))
+
+
 def user_has(user: Any, perm: str, obj: models.Model | None = None) -> bool:
     """A role-wide permission covers every object; otherwise an object-level grant is needed."""
     if not user.is_authenticated or not user.is_active:

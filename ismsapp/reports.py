@@ -16,6 +16,7 @@ from guardian.shortcuts import assign_perm
 from ismsapp.audit import acting_as
 from ismsapp.blobs import store_bytes
 from ismsapp.models import GeneratedReport, User
+from ismsapp.permissions import allowed
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class RenderedFile:
 @dataclass(frozen=True)
 class ReportKind:
     key: str
-    permission: str  # needed to request it, and still needed to download it
+    permission: str | tuple[str, ...]  # needed to request it and to download it (a tuple: any of them)
     title: Callable[[dict[str, Any]], str]
     build: Callable[[dict[str, Any], User], RenderedFile]
     validate: Callable[[dict[str, Any], User], dict[str, Any]]  # returns cleaned params or raises ValidationError
@@ -54,7 +55,7 @@ def request_report(*, actor: User, kind: str, params: dict[str, Any]) -> Generat
     report_kind = REPORT_KINDS.get(kind)
     if report_kind is None:
         raise ValidationError(f"Unknown report {kind!r}.")
-    if not actor.has_perm(report_kind.permission):
+    if not allowed(actor, report_kind.permission):
         raise PermissionDenied(f"Your role may not request the report {kind!r}.")
     cleaned = report_kind.validate(params, actor)
     with acting_as(actor):

@@ -32,6 +32,23 @@ READ_SOA = (
     "controls.view_soaversion",
 )
 EDIT_SOA = ("controls.change_clauseentry", "controls.change_soaentry")
+READ_RISKS = (
+    "risks.view_asset",
+    "risks.view_risk",
+    "risks.view_riskacceptance",
+    "risks.view_riskmethodology",
+    "risks.view_treatmentaction",
+)
+MANAGE_RISKS = (
+    "risks.add_asset",
+    "risks.add_risk",
+    "risks.add_riskmethodology",
+    "risks.add_treatmentaction",
+    "risks.change_asset",
+    "risks.change_risk",
+    "risks.change_treatmentaction",
+    "risks.delete_treatmentaction",
+)
 READ_AUDIT_TRAIL = ("ismsapp.export_auditentry", "ismsapp.view_auditentry", "ismsapp.view_auditverification")
 
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
@@ -39,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *READ_SOA,
         *EDIT_SOA,
         "controls.publish_soaversion",
+        *READ_RISKS,
+        *MANAGE_RISKS,
         *READ_AUDIT_TRAIL,
         "ismsapp.change_organisation",
         "ismsapp.view_organisation",
@@ -46,10 +65,14 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     ),
     Role.RISK_OWNER: (
         *READ_SOA,
+        "risks.own_risk",  # their own risks come through object permissions
+        "risks.view_asset",
+        "risks.view_riskmethodology",
         "ismsapp.view_organisation",
     ),
     Role.INTERNAL_AUDITOR: (
         *READ_SOA,
+        *READ_RISKS,
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),
@@ -57,6 +80,9 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.ISMS_ADMIN: (
         *READ_SOA,
         *EDIT_SOA,
+        *READ_RISKS,
+        *MANAGE_RISKS,
+        "risks.approve_riskacceptance",
         *READ_AUDIT_TRAIL,
         "ismsapp.add_user",
         "ismsapp.change_organisation",

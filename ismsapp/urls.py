@@ -19,6 +19,7 @@ urlpatterns = [
     path("reports/<uuid:pk>/", views.ReportStatusView.as_view(), name="report_status"),
     path("reports/<uuid:pk>/download/", views.ReportDownloadView.as_view(), name="report_download"),
     path("controls/", include("controls.urls")),
+    path("risks/", include("risks.urls")),
     path("api/", include("ismsapp.api.urls")),
 ]
 

@@ -27,6 +27,7 @@ from ismsapp.exports import csv_lines
 from ismsapp.forms import AuditTrailFilterForm, UserCreateForm, UserUpdateForm
 from ismsapp.models import AuditEntry, GeneratedReport, User
 from ismsapp.pagination import keyset_page, parse_cursor
+from ismsapp.permissions import allowed
 from ismsapp.reports import REPORT_KINDS
 from ismsapp.roles import roles_of
 
@@ -222,7 +223,7 @@ def _own_report(request: HttpRequest, pk: str) -> GeneratedReport:
     """The report if it was shared with this user and their role still allows its kind."""
     report = get_object_or_404(GeneratedReport.objects.for_user(request.user, "view"), pk=pk)
     kind = REPORT_KINDS.get(report.kind)
-    if kind is None or not request.user.has_perm(kind.permission):
+    if kind is None or not allowed(request.user, kind.permission):
         raise PermissionDenied("Your role no longer allows this report.")
     return report
 

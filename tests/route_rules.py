@@ -21,6 +21,11 @@ SOA_READERS = frozenset({"compliance_officer", "risk_owner", "internal_auditor",
 SOA_EDITORS = frozenset({"compliance_officer", "isms_admin"})
 PUBLISHERS = frozenset({"compliance_officer"})
 REQUESTER = frozenset({"compliance_officer"})  # reports are private to whoever requested them
+RISK_READERS = frozenset({"compliance_officer", "risk_owner", "internal_auditor", "isms_admin"})
+RISK_MANAGERS = frozenset({"compliance_officer", "isms_admin"})
+RISK_CHANGERS = frozenset({"compliance_officer", "isms_admin", "risk_owner"})  # the owner changes their own risk
+OWNER = frozenset({"risk_owner"})
+APPROVERS = frozenset({"isms_admin"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,38 @@ def _report(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["report"].pk}
 
 
+def _risk(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["risk"].pk}
+
+
+def _risk_action(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["risk"].pk, "action_pk": world["action"].pk}
+
+
+def _acceptance(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["acceptance"].pk}
+
+
+def _asset(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["asset"].pk}
+
+
+def _register_xlsx(world: dict[str, Any]) -> dict[str, Any]:
+    return {"what": "register", "fmt": "xlsx"}
+
+
+def _import_assets(world: dict[str, Any]) -> dict[str, Any]:
+    return {"what": "assets"}
+
+
+def _risk_action_api(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["action"].pk}
+
+
+def _methodology(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["risk"].methodology_id}
+
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
@@ -97,6 +134,24 @@ RULES: dict[str, Rule] = {
     "controls:soa_diff": Rule(SOA_READERS, kwargs=_edition),
     "controls:soa_export": Rule(SOA_READERS, kwargs=_csv_export),
     "controls:transition": Rule(SOA_EDITORS),
+    # risks
+    "risks:register": Rule(RISK_READERS),
+    "risks:my_risks": Rule(OWNER),
+    "risks:create": Rule(RISK_MANAGERS),
+    "risks:detail": Rule(RISK_READERS, kwargs=_risk),
+    "risks:edit": Rule(RISK_CHANGERS, kwargs=_risk),
+    "risks:action_create": Rule(RISK_CHANGERS, kwargs=_risk),
+    "risks:action_edit": Rule(RISK_CHANGERS, kwargs=_risk_action),
+    "risks:accept": Rule(OWNER, kwargs=_risk),
+    "risks:approve": Rule(APPROVERS, method="POST", kwargs=_acceptance),
+    "risks:revoke": Rule(RISK_READERS, method="POST", kwargs=_acceptance),  # the service decides, see tests
+    "risks:acceptance_pdf": Rule(RISK_READERS, method="POST", kwargs=_acceptance),
+    "risks:export": Rule(RISK_READERS, kwargs=_register_xlsx),
+    "risks:assets": Rule(RISK_READERS),
+    "risks:asset_create": Rule(RISK_MANAGERS),
+    "risks:asset_edit": Rule(RISK_MANAGERS, kwargs=_asset),
+    "risks:import": Rule(RISK_MANAGERS, kwargs=_import_assets),
+    "risks:methodology": Rule(RISK_READERS),
     # API
     "api-root": Rule(ALL, anonymous="401"),
     "api-me": Rule(ALL, anonymous="401"),
@@ -116,4 +171,17 @@ RULES: dict[str, Rule] = {
     "soaversion-detail": Rule(SOA_READERS, anonymous="401", kwargs=_version),
     "soaversion-publish": Rule(PUBLISHERS, anonymous="401", method="POST"),
     "soaversion-diff": Rule(SOA_READERS, anonymous="401"),
+    "asset-list": Rule(RISK_READERS, anonymous="401"),
+    "asset-detail": Rule(RISK_READERS, anonymous="401", kwargs=_asset),
+    "risk-list": Rule(ALL, anonymous="401"),  # narrowed to the risks each user may see
+    "risk-detail": Rule(RISK_READERS, anonymous="401", kwargs=_risk),
+    "risk-accept": Rule(OWNER, anonymous="401", method="POST", kwargs=_risk),
+    "treatmentaction-list": Rule(ALL, anonymous="401"),
+    "treatmentaction-detail": Rule(RISK_READERS, anonymous="401", kwargs=_risk_action_api),
+    "riskacceptance-list": Rule(ALL, anonymous="401"),
+    "riskacceptance-detail": Rule(RISK_READERS, anonymous="401", kwargs=_acceptance),
+    "riskacceptance-approve": Rule(APPROVERS, anonymous="401", method="POST", kwargs=_acceptance),
+    "riskacceptance-revoke": Rule(RISK_READERS, anonymous="401", method="POST", kwargs=_acceptance),
+    "riskmethodology-list": Rule(RISK_READERS, anonymous="401"),
+    "riskmethodology-detail": Rule(RISK_READERS, anonymous="401", kwargs=_methodology),
 }

@@ -10,8 +10,49 @@ from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import PERSONAS
+from tests.conftest import PASSWORD, PERSONAS
 from tests.route_rules import RULES, Rule
+
+
+def build_risk_world(personas: dict) -> dict:
+    """A risk owned by the risk owner, with an action and a pending acceptance above appetite."""
+    from datetime import date, timedelta
+
+    from risks import acceptance, services
+
+    officer, owner = personas["compliance_officer"], personas["risk_owner"]
+    asset = services.save_asset(
+        actor=officer,
+        name="Route asset",
+        asset_type="service",
+        owner=officer,
+        confidentiality=3,
+        integrity=3,
+        availability=3,
+    )
+    risk = services.create_risk(
+        actor=officer,
+        title="Route risk",
+        owner=owner,
+        assets=[asset],
+        inherent_likelihood=4,
+        inherent_impact=5,
+        treatment_option="modify",
+        residual_likelihood=3,
+        residual_impact=4,
+    )
+    action = services.save_action(
+        actor=officer,
+        risk=risk,
+        description="Do it",
+        owner=officer,
+        due_date=date.today() + timedelta(days=10),
+        status="done",
+    )
+    accepted = acceptance.accept_residual_risk(
+        actor=owner, risk=risk, password=PASSWORD, justification="Accepted for the route test."
+    )
+    return {"asset": asset, "risk": risk, "action": action, "acceptance": accepted}
 
 
 def discover_route_names() -> set[str]:
@@ -60,7 +101,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
     with django_db_blocker.unblock(), transaction.atomic():
         personas = {name: make_persona(name) for name in PERSONAS}
         officer = personas["compliance_officer"]
+        risk_world = build_risk_world(personas)
         yield {
+            **risk_world,
             "personas": personas,
             "audit_entry": AuditEntry.objects.order_by("seq").first(),
             "soa_entry": SoAEntry.objects.filter(control__edition="2022").first(),

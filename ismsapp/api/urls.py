@@ -6,12 +6,14 @@ from rest_framework.routers import DefaultRouter
 
 from controls.api.urls import register as register_controls
 from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, TokenView, UserViewSet
+from risks.api.urls import register as register_risks
 
 router = DefaultRouter()
 router.include_format_suffixes = False
 router.register("audit-entries", AuditEntryViewSet, basename="auditentry")
 router.register("users", UserViewSet, basename="user")
 register_controls(router)
+register_risks(router)
 
 urlpatterns = [
     path("", include(router.urls)),

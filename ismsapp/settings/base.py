@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ismsapp",
     "controls",
+    "risks",
 ]
 
 MIDDLEWARE = [
@@ -295,4 +296,5 @@ LOGGING = {
 # --- product settings --------------------------------------------------------------------------
 
 ISMS_ORGANISATION_NAME = env_str("ISMS_ORGANISATION_NAME", "")
+ISMS_BASE_URL = env_str("ISMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")  # for links in e-mails
 CSRF_FAILURE_VIEW = "ismsapp.views.csrf_failure"

@@ -16,11 +16,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from controls.demo import load_demo_soa
+        from risks.demo import accept_demo_risks, load_demo_risks
 
         with audit_context(label="command:setup_demo"), transaction.atomic():
             credentials = load_demo_people()
             soa = load_demo_soa()
-        self.stdout.write(soa)
+            risks = load_demo_risks()
+            owner_password = next(c.password for c in credentials if c.username == "riskowner")
+            acceptances = accept_demo_risks(owner_password)
+        self.stdout.write(f"{soa}; {risks}; {acceptances}")
         self.stdout.write(self.style.SUCCESS("Demo users (passwords kept in var/demo-credentials.json):"))
         for credential in credentials:
             self.stdout.write(

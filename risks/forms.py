@@ -1,0 +1,230 @@
+"""Forms of the risk pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
+
+from controls.models import Control
+from ismsapp.forms import IsoDateInput
+from ismsapp.models import User
+from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
+
+
+def risk_owners() -> QuerySet[User]:
+    """Active users holding the Risk owner role (directly or through a group)."""
+    permission = Permission.objects.get(content_type__app_label="risks", codename="own_risk")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission) | Q(is_superuser=True))
+        .distinct()
+        .order_by("username")
+    )
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return obj.get_full_name() or obj.username
+
+
+def scale_choices(scale: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [("", "—"), *((str(step["value"]), f"{step['value']} {step['label']}") for step in scale)]
+
+
+class AssetForm(forms.ModelForm):
+    owner = UserChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        error_messages={"invalid_choice": "The owner must be an active user."},
+    )
+
+    class Meta:
+        model = Asset
+        fields = [
+            "name",
+            "asset_type",
+            "owner",
+            "confidentiality",
+            "integrity",
+            "availability",
+            "location",
+            "description",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class RiskForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10_000)
+    assets = forms.ModelMultipleChoiceField(
+        queryset=Asset.objects.order_by("name"), required=False, widget=forms.SelectMultiple(attrs={"size": 6})
+    )
+    threat = forms.CharField(max_length=300, required=False)
+    vulnerability = forms.CharField(max_length=300, required=False)
+    affects_confidentiality = forms.BooleanField(required=False, label="Affects confidentiality")
+    affects_integrity = forms.BooleanField(required=False, label="Affects integrity")
+    affects_availability = forms.BooleanField(required=False, label="Affects availability")
+    owner = UserChoiceField(
+        queryset=User.objects.none(),
+        label="Risk owner",
+        error_messages={"invalid_choice": "The owner must be an active user with the Risk owner role."},
+    )
+    inherent_likelihood = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    inherent_impact = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    treatment_option = forms.ChoiceField(choices=[("", "— not decided —"), *Risk.Treatment.choices], required=False)
+    controls = forms.ModelMultipleChoiceField(
+        queryset=Control.objects.select_related("section").order_by("-edition", "position"),
+        required=False,
+        label="Treatment controls (from the SoA)",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    residual_likelihood = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    residual_impact = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    next_review = forms.DateField(required=False, widget=IsoDateInput())
+
+    def __init__(self, *args: Any, methodology: RiskMethodology, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = risk_owners()
+        for prefix in ("inherent", "residual"):
+            self.fields[f"{prefix}_likelihood"].choices = scale_choices(methodology.likelihood_scale)
+            self.fields[f"{prefix}_impact"].choices = scale_choices(methodology.impact_scale)
+        self.fields["controls"].label_from_instance = lambda c: f"{c.edition} {c.ref} {c.title}"
+
+    @staticmethod
+    def initial_from(risk: Risk) -> dict[str, Any]:
+        initial = {
+            name: getattr(risk, name)
+            for name in (
+                "title",
+                "description",
+                "threat",
+                "vulnerability",
+                "affects_confidentiality",
+                "affects_integrity",
+                "affects_availability",
+                "inherent_likelihood",
+                "inherent_impact",
+                "treatment_option",
+                "residual_likelihood",
+                "residual_impact",
+                "next_review",
+            )
+        }
+        return {
+            **initial,
+            "owner": risk.owner_id,
+            "assets": list(risk.assets.all()),
+            "controls": list(risk.controls.all()),
+        }
+
+    def risk_values(self) -> tuple[dict[str, Any], list[Asset], list[Control]]:
+        data = dict(self.cleaned_data)
+        return data, list(data.pop("assets")), list(data.pop("controls"))
+
+
+class ActionForm(forms.ModelForm):
+    owner = UserChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
+
+    class Meta:
+        model = TreatmentAction
+        fields = ["description", "owner", "due_date", "status"]
+        widgets = {"due_date": IsoDateInput()}
+
+
+class AcceptForm(forms.Form):
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5_000,
+        help_text="Why is the residual risk acceptable? This text is signed with your name.",
+    )
+    expires_on = forms.DateField(widget=IsoDateInput(), label="Valid until")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        label="Your password (to sign the decision)",
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ApprovalForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("refuse", "Refuse")])
+    note = forms.CharField(max_length=500, required=False)
+
+
+class RegisterFilterForm(forms.Form):
+    SORTS = {
+        "reference": "reference",
+        "-residual": "-residual_rank",
+        "-inherent": "-inherent_rank",
+        "next_review": "next_review",
+        "title": "title",
+        "owner": "owner__username",
+        "status": "status",
+    }
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Reference, title, threat"}),
+    )
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Risk.Status.choices])
+    level = forms.CharField(required=False, max_length=30, label="Residual level")
+    treatment = forms.ChoiceField(required=False, choices=[("", "Any treatment"), *Risk.Treatment.choices])
+    owner = forms.CharField(required=False, max_length=150, label="Owner (username)")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("reference", "Reference"),
+            ("-residual", "Residual level (highest first)"),
+            ("-inherent", "Inherent level (highest first)"),
+            ("next_review", "Next review"),
+            ("title", "Title"),
+            ("owner", "Owner"),
+            ("status", "Status"),
+        ],
+    )
+
+    def apply(self, risks: QuerySet[Risk]) -> QuerySet[Risk]:
+        data = self.cleaned_data if self.is_valid() else {}
+        if query := (data.get("q") or "").strip():
+            risks = risks.filter(
+                Q(reference__icontains=query)
+                | Q(title__icontains=query)
+                | Q(threat__icontains=query)
+                | Q(vulnerability__icontains=query)
+            )
+        if data.get("status"):
+            risks = risks.filter(status=data["status"])
+        if data.get("level"):
+            risks = risks.filter(residual_level=data["level"])
+        if data.get("treatment"):
+            risks = risks.filter(treatment_option=data["treatment"])
+        if data.get("owner"):
+            risks = risks.filter(owner__username=data["owner"])
+        order = self.SORTS.get(data.get("sort") or "reference", "reference")
+        return risks.order_by(order, "reference")  # the reference breaks ties: stable pages
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV or XLSX with a header row.")
+    MAX_BYTES = 5 * 1024 * 1024
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {self.MAX_BYTES // (1024 * 1024)} MB.")
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise forms.ValidationError("Upload a .csv or .xlsx file.")
+        return upload
+
+
+def default_expiry(risk: Risk) -> date:
+    from risks.acceptance import terms_for
+
+    return terms_for(risk).default_expiry

@@ -1,0 +1,429 @@
+"""Pages of the risk register: register and heatmaps, my risks, risk detail and editing,
+residual-risk acceptance, assets, methodology, exports and imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from ismsapp.downloads import attachment
+from ismsapp.permissions import allowed
+from ismsapp.reports import request_report
+from risks import acceptance as acceptance_service
+from risks import imports, services
+from risks.forms import (
+    AcceptForm,
+    ActionForm,
+    ApprovalForm,
+    AssetForm,
+    ImportForm,
+    ReasonForm,
+    RegisterFilterForm,
+    RiskForm,
+    default_expiry,
+)
+from risks.models import Asset, Risk, RiskAcceptance, TreatmentAction
+from risks.reports import RISK_READERS, heatmaps, plan_xlsx, register_xlsx
+
+PAGE_SIZE = 50
+
+
+class RiskReaderMixin:
+    """Risk owners (their own risks), and roles that read the whole register."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not allowed(request.user, RISK_READERS):
+            raise PermissionDenied("Your role has no access to the risk register.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+def _form_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+class RegisterView(RiskReaderMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        visible = Risk.objects.for_user(request.user, "view")
+        form = RegisterFilterForm(request.GET or None)
+        risks = form.apply(visible.select_related("owner"))
+        page = Paginator(risks, PAGE_SIZE).get_page(request.GET.get("page"))
+        inherent, residual = heatmaps(visible)
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "risks/register.html",
+            {
+                "form": form,
+                "page": page,
+                "filter_query": query.urlencode(),
+                "inherent_heatmap": inherent,
+                "residual_heatmap": residual,
+                "can_add": request.user.has_perm("risks.add_risk"),
+            },
+        )
+
+
+class MyRisksView(PermissionRequiredMixin, View):
+    permission_required = "risks.own_risk"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        mine = (
+            Risk.objects.filter(owner=request.user)
+            .select_related("owner")
+            .prefetch_related(
+                Prefetch(
+                    "acceptances",
+                    queryset=RiskAcceptance.objects.filter(status__in=RiskAcceptance.OPEN),
+                    to_attr="open_acceptances",
+                )
+            )
+        )
+        to_decide = [r for r in mine if r.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED)]
+        soon = timezone.localdate() + timezone.timedelta(days=60)
+        expiring = (
+            RiskAcceptance.objects.filter(
+                risk__owner=request.user, status=RiskAcceptance.Status.ACTIVE, expires_on__lte=soon
+            )
+            .select_related("risk")
+            .order_by("expires_on")
+        )
+        return render(
+            request,
+            "risks/my_risks.html",
+            {
+                "risks": mine,
+                "to_decide": to_decide,
+                "expiring": expiring,
+            },
+        )
+
+
+class RiskDetailView(RiskReaderMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        risk = get_object_or_404(
+            Risk.objects.for_user(request.user, "view")
+            .select_related("owner", "methodology")
+            .prefetch_related("assets", "controls__soa_entry"),
+            pk=pk,
+        )
+        acceptances = risk.acceptances.select_related("accepted_by", "second_approver")
+        user = request.user
+        return render(
+            request,
+            "risks/detail.html",
+            {
+                "risk": risk,
+                "actions": risk.actions.select_related("owner"),
+                "acceptances": acceptances,
+                "controls": [(c, getattr(c, "soa_entry", None)) for c in risk.controls.all()],
+                "can_change": user.has_perm("risks.change_risk") or user.has_perm("risks.change_risk", risk),
+                "can_accept": risk.owner_id == user.pk
+                and user.has_perm("risks.accept_risk", risk)
+                and risk.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED),
+                "can_approve": user.has_perm("risks.approve_riskacceptance"),
+                "methodology": risk.methodology,
+            },
+        )
+
+
+class RiskEditView(View):
+    """Create (``pk`` absent; compliance officers, ISMS admins) or change a risk (also its owner)."""
+
+    def risk(self, request: HttpRequest, pk: int | None) -> Risk | None:
+        if pk is None:
+            if not request.user.has_perm("risks.add_risk"):
+                raise PermissionDenied("Your role cannot register risks.")
+            return None
+        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
+        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+            raise PermissionDenied("You cannot change this risk.")
+        return risk
+
+    def render_form(self, request: HttpRequest, risk: Risk | None, form: RiskForm, status: int = 200) -> HttpResponse:
+        return render(request, "risks/form.html", {"risk": risk, "form": form}, status=status)
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        risk = self.risk(request, pk)
+        methodology = risk.methodology if risk else services.current_methodology()
+        initial = RiskForm.initial_from(risk) if risk else {}
+        return self.render_form(request, risk, RiskForm(initial=initial, methodology=methodology))
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        risk = self.risk(request, pk)
+        methodology = risk.methodology if risk else services.current_methodology()
+        form = RiskForm(request.POST, methodology=methodology)
+        if form.is_valid():
+            values, assets, controls = form.risk_values()
+            try:
+                if risk is None:
+                    risk = services.create_risk(actor=request.user, assets=assets, controls=controls, **values)
+                else:
+                    risk = services.update_risk(
+                        actor=request.user, risk=risk, assets=assets, controls=controls, **values
+                    )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"{risk.reference} saved.")
+                return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
+        return self.render_form(request, risk, form, status=400)
+
+
+class ActionEditView(View):
+    def get_objects(self, request: HttpRequest, pk: int, action_pk: int | None) -> tuple[Risk, TreatmentAction | None]:
+        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
+        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+            raise PermissionDenied("You cannot change the treatment of this risk.")
+        action = get_object_or_404(risk.actions, pk=action_pk) if action_pk else None
+        return risk, action
+
+    def get(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
+        risk, action = self.get_objects(request, pk, action_pk)
+        return render(request, "risks/action_form.html", {"risk": risk, "form": ActionForm(instance=action)})
+
+    def post(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
+        risk, action = self.get_objects(request, pk, action_pk)
+        form = ActionForm(request.POST, instance=action)
+        if form.is_valid():
+            try:
+                services.save_action(actor=request.user, risk=risk, action=action, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Treatment action saved.")
+                return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
+        return render(request, "risks/action_form.html", {"risk": risk, "form": form}, status=400)
+
+
+class AcceptView(View):
+    """The owner accepts the residual risk: password, justification, expiry."""
+
+    def get_risk(self, request: HttpRequest, pk: int) -> Risk:
+        return get_object_or_404(Risk.objects.for_user(request.user, "view").select_related("methodology"), pk=pk)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        risk = self.get_risk(request, pk)
+        acceptance_service.ensure_owner(request.user, risk, request)
+        form = AcceptForm(initial={"expires_on": default_expiry(risk)})
+        return render(
+            request, "risks/accept.html", {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)}
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        risk = self.get_risk(request, pk)
+        acceptance_service.ensure_owner(request.user, risk, request)
+        form = AcceptForm(request.POST)
+        if form.is_valid():
+            try:
+                acceptance = acceptance_service.accept_residual_risk(
+                    actor=request.user, risk=risk, request=request, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                text = (
+                    "Residual risk accepted."
+                    if acceptance.status == RiskAcceptance.Status.ACTIVE
+                    else "Residual risk accepted; it is above the risk appetite, so it counts once an ISMS admin "
+                    "gives the second approval."
+                )
+                messages.success(request, text)
+                return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
+        return render(
+            request,
+            "risks/accept.html",
+            {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)},
+            status=400,
+        )
+
+
+def _acceptance(request: HttpRequest, pk: int) -> RiskAcceptance:
+    return get_object_or_404(RiskAcceptance.objects.for_user(request.user, "view").select_related("risk"), pk=pk)
+
+
+class ApproveView(PermissionRequiredMixin, View):
+    permission_required = "risks.approve_riskacceptance"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        acceptance = _acceptance(request, pk)
+        form = ApprovalForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose to approve or refuse.")
+        else:
+            try:
+                acceptance_service.decide_second_approval(
+                    actor=request.user,
+                    acceptance=acceptance,
+                    approve=form.cleaned_data["decision"] == "approve",
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, "Second approval recorded.")
+        return HttpResponseRedirect(reverse("risks:detail", args=[acceptance.risk_id]))
+
+
+class RevokeView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        acceptance = _acceptance(request, pk)
+        form = ReasonForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise ValidationError({"reason": "Say why the acceptance is revoked."})
+            acceptance_service.revoke_acceptance(
+                actor=request.user, acceptance=acceptance, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Acceptance revoked: the risk needs a new decision.")
+        return HttpResponseRedirect(reverse("risks:detail", args=[acceptance.risk_id]))
+
+
+class AcceptancePdfView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        acceptance = _acceptance(request, pk)
+        report = request_report(actor=request.user, kind="risk_acceptance_pdf", params={"acceptance": acceptance.pk})
+        return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
+
+
+class ExportView(RiskReaderMixin, View):
+    """XLSX at once; PDF in the background (POST)."""
+
+    BUILDERS = {"register": register_xlsx, "plan": plan_xlsx}
+    PDF_KINDS = {"register": "risk_register_pdf", "plan": "risk_plan_pdf"}
+
+    def get(self, request: HttpRequest, what: str, fmt: str) -> HttpResponse:
+        if what not in self.BUILDERS or fmt != "xlsx":
+            raise Http404
+        name = "risk-register" if what == "register" else "risk-treatment-plan"
+        return attachment(
+            request,
+            self.BUILDERS[what](request.user),
+            filename=f"{name}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+    def post(self, request: HttpRequest, what: str, fmt: str) -> HttpResponse:
+        if what not in self.PDF_KINDS or fmt != "pdf":
+            raise Http404
+        report = request_report(actor=request.user, kind=self.PDF_KINDS[what], params={})
+        return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
+
+
+class AssetListView(PermissionRequiredMixin, View):
+    permission_required = "risks.view_asset"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        assets = (
+            Asset.objects.for_user(request.user, "view")
+            .select_related("owner")
+            .annotate(risk_count=Count("risks", filter=~Q(risks__status=Risk.Status.CLOSED)))
+        )
+        return render(
+            request, "risks/assets.html", {"assets": assets, "can_change": request.user.has_perm("risks.change_asset")}
+        )
+
+
+class AssetEditView(PermissionRequiredMixin, View):
+    permission_required = ("risks.add_asset", "risks.change_asset")
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        return render(request, "risks/asset_form.html", {"asset": asset, "form": AssetForm(instance=asset)})
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        form = AssetForm(request.POST, instance=asset)
+        if form.is_valid():
+            try:
+                services.save_asset(actor=request.user, asset=asset, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Asset {form.cleaned_data['name']} saved.")
+                return HttpResponseRedirect(reverse("risks:assets"))
+        return render(request, "risks/asset_form.html", {"asset": asset, "form": form}, status=400)
+
+
+class ImportView(PermissionRequiredMixin, View):
+    """Import assets (CSV/XLSX) or risks (XLSX): all rows or none, with a per-row report."""
+
+    IMPORTERS = {
+        "assets": ("risks.add_asset", imports.import_assets),
+        "risks": ("risks.add_risk", imports.import_risks),
+    }
+    permission_required = ("risks.add_asset", "risks.add_risk")
+
+    def get(self, request: HttpRequest, what: str) -> HttpResponse:
+        if what not in self.IMPORTERS:
+            raise Http404
+        return render(
+            request, "risks/import.html", {"what": what, "form": ImportForm(), "columns": imports.COLUMNS[what]}
+        )
+
+    def post(self, request: HttpRequest, what: str) -> HttpResponse:
+        if what not in self.IMPORTERS:
+            raise Http404
+        form = ImportForm(request.POST, request.FILES)
+        report = None
+        if form.is_valid():
+            report = self.IMPORTERS[what][1](actor=request.user, upload=form.cleaned_data["file"])
+            if report.ok:
+                messages.success(request, f"{report.created} {what} imported.")
+                return HttpResponseRedirect(reverse("risks:assets" if what == "assets" else "risks:register"))
+        return render(
+            request,
+            "risks/import.html",
+            {"what": what, "form": form, "report": report, "columns": imports.COLUMNS[what]},
+            status=400,
+        )
+
+
+class MethodologyView(PermissionRequiredMixin, View):
+    permission_required = "risks.view_riskmethodology"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        current = services.current_methodology()
+        rows = [
+            (
+                step,
+                [
+                    current.level_info(current.matrix[f"{step['value']},{impact['value']}"])
+                    for impact in current.impact_scale
+                ],
+            )
+            for step in reversed(current.likelihood_scale)
+        ]
+        from risks.models import RiskMethodology
+
+        return render(
+            request,
+            "risks/methodology.html",
+            {
+                "methodology": current,
+                "rows": rows,
+                "versions": RiskMethodology.objects.annotate(risk_count=Count("risks")).order_by("-version"),
+            },
+        )
