@@ -3,12 +3,13 @@
 ``REQUIRE_SERVICES=1`` turns a missing service into a failed run (see ``tests/conftest.py``).
 """
 
+import hashlib
 import socket
 import uuid
 from urllib.parse import urlsplit
 
 from ismsapp.settings.base import *  # noqa: F403
-from ismsapp.settings.base import VAR_DIR, database_from_url
+from ismsapp.settings.base import BASE_DIR, VAR_DIR, database_from_url
 from ismsapp.settings.env import env_str
 
 
@@ -34,6 +35,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# One test database per checkout, so two clones (or CI beside a developer) never share one.
+_CHECKOUT = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
+if TEST_SERVICES["postgresql"]:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_isms_{_CHECKOUT}"}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
