@@ -31,6 +31,7 @@ system-deps:
 setup: deps
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py load_catalogue
+	$(PY) manage.py create_signing_key
 	$(PY) manage.py setup_demo
 	$(PY) manage.py verify_audit_trail
 

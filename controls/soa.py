@@ -47,8 +47,9 @@ class SoARow:
     row_version: int = 0
     owner_id: int | None = None
     control_id: int | None = None
+    evidence: dict[str, Any] | None = None  # machine evidence: events, last_seen, health, rules
 
-    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id", "control_id"})
+    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id", "control_id", "evidence"})
     DIFF_FIELDS = (
         "risks",
         "applicable",

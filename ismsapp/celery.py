@@ -57,6 +57,8 @@ app.conf.update(
     beat_schedule={
         "verify-audit-trail": {"task": "ismsapp.tasks.verify_audit_trail", "schedule": 6 * 3600.0},
         "expire-risk-acceptances": {"task": "risks.tasks.expire_acceptances", "schedule": 3600.0},
+        "sign-evidence-checkpoints": {"task": "evidence.tasks.sign_checkpoints", "schedule": 900.0},
+        "requeue-stalled-chunks": {"task": "evidence.tasks.requeue_stalled_chunks", "schedule": 300.0},
     },
 )
 app.autodiscover_tasks()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.templatetags.static import static
+from django.urls import reverse
 from jinja2 import Environment, StrictUndefined
 
 
@@ -13,7 +14,7 @@ def environment(**options: Any) -> Environment:
     options["undefined"] = StrictUndefined  # a misspelt variable fails loudly instead of rendering empty
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)  # always: row templates show what users typed
-    env.globals.update(static=static)
+    env.globals.update(static=static, url=lambda name, *args: reverse(name, args=args))
     env.filters["linebreaksbr"] = _linebreaksbr
     return env
 

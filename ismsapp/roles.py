@@ -49,6 +49,12 @@ MANAGE_RISKS = (
     "risks.change_treatmentaction",
     "risks.delete_treatmentaction",
 )
+READ_EVIDENCE = (
+    "evidence.view_event",
+    "evidence.view_evidencesource",
+    "evidence.view_ingestionjob",
+    "evidence.view_sessionrecording",
+)
 READ_AUDIT_TRAIL = ("ismsapp.export_auditentry", "ismsapp.view_auditentry", "ismsapp.view_auditverification")
 
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
@@ -58,6 +64,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "controls.publish_soaversion",
         *READ_RISKS,
         *MANAGE_RISKS,
+        *READ_EVIDENCE,
+        "evidence.add_ingestionjob",
         *READ_AUDIT_TRAIL,
         "ismsapp.change_organisation",
         "ismsapp.view_organisation",
@@ -73,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.INTERNAL_AUDITOR: (
         *READ_SOA,
         *READ_RISKS,
+        *READ_EVIDENCE,
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),
@@ -83,6 +92,10 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *READ_RISKS,
         *MANAGE_RISKS,
         "risks.approve_riskacceptance",
+        *READ_EVIDENCE,
+        "evidence.add_evidencesource",
+        "evidence.change_evidencesource",
+        "evidence.add_ingestionjob",
         *READ_AUDIT_TRAIL,
         "ismsapp.add_user",
         "ismsapp.change_organisation",

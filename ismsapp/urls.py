@@ -20,6 +20,7 @@ urlpatterns = [
     path("reports/<uuid:pk>/download/", views.ReportDownloadView.as_view(), name="report_download"),
     path("controls/", include("controls.urls")),
     path("risks/", include("risks.urls")),
+    path("evidence/", include("evidence.urls")),
     path("api/", include("ismsapp.api.urls")),
 ]
 

@@ -144,6 +144,8 @@ class WorkerProcess:
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
+            "ISMS_EVIDENCE_SIGNING_KEY": str(settings.EVIDENCE_SIGNING_KEY),
+            "CELERY_VISIBILITY_TIMEOUT": "4",  # a killed worker's task comes back quickly
         }
         self.queue, self.broker_url = queue, broker_url
         self.process = subprocess.Popen(
@@ -195,6 +197,13 @@ class WorkerProcess:
         with app.connection_for_write(self.broker_url) as connection:
             task.apply_async(args=args, connection=connection, queue=self.queue, **options)  # type: ignore[attr-defined]
 
+    def kill(self) -> None:
+        """SIGKILL: the worker dies mid-task, without acknowledging or cleaning up."""
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> str:
         if self.process.poll() is None:
             self.process.terminate()
@@ -229,6 +238,15 @@ def celery_worker_process(transactional_db: None):
 def isms_admin_tx(transactional_db: None) -> object:
     """An ISMS admin committed to the database (for tests with real worker processes)."""
     return make_persona("isms_admin")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def evidence_signing_key() -> Path:
+    """A throw-away Ed25519 key for the run (the key file lives outside the database)."""
+    from evidence import integrity
+
+    integrity.create_key(integrity.key_path())
+    return integrity.key_path()
 
 
 @pytest.fixture(scope="session")

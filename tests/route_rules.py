@@ -26,6 +26,8 @@ RISK_MANAGERS = frozenset({"compliance_officer", "isms_admin"})
 RISK_CHANGERS = frozenset({"compliance_officer", "isms_admin", "risk_owner"})  # the owner changes their own risk
 OWNER = frozenset({"risk_owner"})
 APPROVERS = frozenset({"isms_admin"})
+EVIDENCE_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
+UPLOADERS = frozenset({"compliance_officer", "isms_admin"})
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,26 @@ def _methodology(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["risk"].methodology_id}
 
 
+def _source(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["evidence_source"].pk}
+
+
+def _job(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["evidence_job"].pk}
+
+
+def _event(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["evidence_event"].pk}
+
+
+def _recording(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["recording"].pk}
+
+
+def _ingest(world: dict[str, Any]) -> dict[str, Any]:
+    return {"source": world["evidence_source"].name}
+
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
@@ -152,6 +174,20 @@ RULES: dict[str, Rule] = {
     "risks:asset_edit": Rule(RISK_MANAGERS, kwargs=_asset),
     "risks:import": Rule(RISK_MANAGERS, kwargs=_import_assets),
     "risks:methodology": Rule(RISK_READERS),
+    # machine evidence
+    "evidence:sources": Rule(EVIDENCE_READERS),
+    "evidence:source_create": Rule(ADMIN, method="POST"),
+    "evidence:source": Rule(EVIDENCE_READERS, kwargs=_source),
+    "evidence:rotate_token": Rule(ADMIN, method="POST", kwargs=_source),
+    "evidence:upload": Rule(UPLOADERS),
+    "evidence:jobs": Rule(EVIDENCE_READERS),
+    "evidence:job": Rule(EVIDENCE_READERS, kwargs=_job),
+    "evidence:job_raw": Rule(EVIDENCE_READERS, kwargs=_job),
+    "evidence:events": Rule(EVIDENCE_READERS),
+    "evidence:events_export": Rule(EVIDENCE_READERS),
+    "evidence:sessions": Rule(EVIDENCE_READERS),
+    "evidence:session": Rule(EVIDENCE_READERS, kwargs=_recording),
+    "evidence:session_playback": Rule(EVIDENCE_READERS, kwargs=_recording),
     # API
     "api-root": Rule(ALL, anonymous="401"),
     "api-me": Rule(ALL, anonymous="401"),
@@ -184,4 +220,14 @@ RULES: dict[str, Rule] = {
     "riskacceptance-revoke": Rule(RISK_READERS, anonymous="401", method="POST", kwargs=_acceptance),
     "riskmethodology-list": Rule(RISK_READERS, anonymous="401"),
     "riskmethodology-detail": Rule(RISK_READERS, anonymous="401", kwargs=_methodology),
+    "evidencesource-list": Rule(EVIDENCE_READERS, anonymous="401"),
+    "evidencesource-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_source),
+    "ingestionjob-list": Rule(EVIDENCE_READERS, anonymous="401"),
+    "ingestionjob-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_job),
+    "event-list": Rule(EVIDENCE_READERS, anonymous="401"),
+    "event-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_event),
+    "sessionrecording-list": Rule(EVIDENCE_READERS, anonymous="401"),
+    "sessionrecording-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_recording),
+    # HTTP push authenticates with the source's token only: a user's session or token is not enough
+    "evidence-ingest": Rule(NOBODY, anonymous="401", method="POST", kwargs=_ingest),
 }

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from controls.api.urls import register as register_controls
+from evidence.api.urls import register as register_evidence
+from evidence.api.urls import urlpatterns as evidence_urls
 from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, TokenView, UserViewSet
 from risks.api.urls import register as register_risks
 
@@ -14,9 +16,11 @@ router.register("audit-entries", AuditEntryViewSet, basename="auditentry")
 router.register("users", UserViewSet, basename="user")
 register_controls(router)
 register_risks(router)
+register_evidence(router)
 
 urlpatterns = [
     path("", include(router.urls)),
+    *evidence_urls,
     path("me/", MeView.as_view(), name="api-me"),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

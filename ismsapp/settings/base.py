@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "ismsapp",
     "controls",
     "risks",
+    "evidence",
 ]
 
 MIDDLEWARE = [
@@ -171,6 +172,14 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "controls.control_attributes",
     "controls.controlmapping",
     "controls.clause",
+    # machine evidence is written in bulk and has its own hash chains
+    "evidence.event",
+    "evidence.chainlink",
+    "evidence.checkpoint",
+    "evidence.controlevidence",
+    "evidence.ingestionchunk",
+    "evidence.rejectedrecord",
+    "evidence.sessionrecording",
 )
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login",)
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "key")
@@ -238,6 +247,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # ?format= names an evidence format (HTTP push), not a renderer; use the Accept header instead
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ISMS API",
@@ -269,6 +280,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_CELERY_QUEUE_DIR / "processed"),
         "store_processed": False,
     }
+else:
+    # An unacknowledged task (its worker died) goes back to the queue after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "isms")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -296,5 +310,9 @@ LOGGING = {
 # --- product settings --------------------------------------------------------------------------
 
 ISMS_ORGANISATION_NAME = env_str("ISMS_ORGANISATION_NAME", "")
+# Ed25519 key signing evidence checkpoints: a file outside the database (make setup creates a
+# development key; in production mount it from a secret store).
+EVIDENCE_SIGNING_KEY = Path(env_str("ISMS_EVIDENCE_SIGNING_KEY", str(VAR_DIR / "keys" / "evidence-signing.pem")))
+EVIDENCE_MAX_UPLOAD_BYTES = env_int("ISMS_EVIDENCE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ISMS_BASE_URL = env_str("ISMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")  # for links in e-mails
 CSRF_FAILURE_VIEW = "ismsapp.views.csrf_failure"

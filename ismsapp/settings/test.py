@@ -51,4 +51,5 @@ CELERY_TASK_DEFAULT_QUEUE = f"isms-test-{uuid.uuid4().hex[:10]}"
 if TEST_SERVICES["redis"]:
     CELERY_BROKER_URL = TEST_REDIS_URL
 BLOB_ROOT = VAR_DIR / "test-blobs"
+EVIDENCE_SIGNING_KEY = VAR_DIR / "test-keys" / "evidence-signing.pem"  # created by tests/conftest.py
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -17,7 +17,7 @@ def test_admin_sees_people_and_audit_figures(client_for, client) -> None:
     client.post(reverse("login"), {"username": "risk_owner", "password": "nope"})
     response = client_for("isms_admin").get(reverse("dashboard"))
     panels = {panel["key"]: panel for panel in response.context["panels"]}
-    assert set(panels) == {"you", "soa", "risks", "people", "audit_trail"}
+    assert set(panels) == {"you", "soa", "risks", "evidence", "people", "audit_trail"}
     assert dict(panels["people"]["roles"])["Risk owner"] == 1
     assert panels["people"]["active"] == 6
     assert panels["people"]["without_role"] == 1

@@ -1,0 +1,316 @@
+"""Evidence ingestion on 1,000,000 generated auth.log lines.
+
+Figures: parse-only lines/s on one core; end to end (file -> events in PostgreSQL, with hash
+chain and signed checkpoint) with real Celery workers, one per core; a plain psycopg binary COPY of
+the same normalised rows into a copy of the events table, measured in the same run; their ratio;
+peak memory of ingesting 100k and 1M lines in one process; the syslog receiver over TCP on
+loopback with ``loggen`` (syslog-ng) as the load generator, checked for zero loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.harness import ROOT, emit
+
+LINES = int(os.environ.get("BENCH_EVIDENCE_LINES", "1000000"))
+USERS = ["alice", "bob", "carol", "deploy", "backup", "root", "oracle", "admin", "git", "test"]
+HOSTS = ["web1", "web2", "db1", "bastion", "ci"]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> None:
+    """Realistic auth.log traffic: logins, failures, sudo, sessions, cron."""
+    rng = random.Random(seed)
+    templates = [
+        "sshd[{pid}]: Accepted publickey for {user} from 203.0.113.{ip} port {port} ssh2: ED25519 SHA256:abc{n}",
+        "sshd[{pid}]: Failed password for {user} from 198.51.100.{ip} port {port} ssh2",
+        "sshd[{pid}]: Failed password for invalid user {user}{n} from 192.0.2.{ip} port {port} ssh2",
+        "sshd[{pid}]: pam_unix(sshd:session): session opened for user {user}(uid=1000) by (uid=0)",
+        "sshd[{pid}]: pam_unix(sshd:session): session closed for user {user}",
+        "sudo:    {user} : TTY=pts/{ip} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/systemctl restart app{n}",
+        "CRON[{pid}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
+        "systemd-logind[812]: New session {n} of user {user}.",
+        "sshd[{pid}]: Received disconnect from 203.0.113.{ip} port {port}:11: disconnected by user",
+        "sshd[{pid}]: Connection closed by authenticating user {user} 198.51.100.{ip} port {port} [preauth]",
+    ]
+    with path.open("w") as out:
+        for n in range(lines):
+            second = n // 20
+            stamp = (
+                f"{MONTHS[(second // 2_592_000) % 12]} {1 + (second // 86400) % 28:2d} "
+                f"{(second // 3600) % 24:02d}:{(second // 60) % 60:02d}:{second % 60:02d}"
+            )
+            text = rng.choice(templates).format(
+                pid=1000 + n % 50000, user=rng.choice(USERS), ip=rng.randint(1, 254), port=rng.randint(1024, 65535), n=n
+            )
+            out.write(f"{stamp} {rng.choice(HOSTS)} {text}\n")
+
+
+def parse_only(path: Path) -> float:
+    from evidence.parsers.base import ParseContext, ParseError
+    from evidence.parsers.rfc3164 import PARSER
+
+    context = ParseContext()
+    started = time.process_time()
+    lines = 0
+    with path.open("rb") as handle:
+        for record in PARSER.records(handle):
+            lines += 1
+            with contextlib.suppress(ParseError):
+                PARSER.parse(record, context)
+    return lines / (time.process_time() - started)
+
+
+def _database_url() -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _env(queue: str) -> dict[str, str]:
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.TEST_REDIS_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
+        "ISMS_EVIDENCE_SIGNING_KEY": str(settings.EVIDENCE_SIGNING_KEY),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def end_to_end(path: Path, owner) -> tuple[float, int, int]:
+    """Seconds from ``create_job`` to the last chunk committed, with one Celery worker per core."""
+    from django.db import close_old_connections
+
+    from evidence import ingestion, services
+    from evidence.models import IngestionChunk
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ismsapp",
+            "worker",
+            f"--concurrency={os.cpu_count() or 2}",
+            "--loglevel=WARNING",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=_env(queue),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(6)  # worker start-up is not part of the figure
+        source, _ = services.create_source(actor=None, name=f"bench-{queue}", owner=owner)
+        from ismsapp.celery import app
+
+        started = time.perf_counter()
+        with path.open("rb") as stream:
+            job = ingestion.create_job(actor=None, source=source, fmt="rfc3164", stream=stream, enqueue=False)
+        with app.connection_for_write() as connection:
+            from evidence.tasks import process_chunk_task
+
+            for chunk_id in job.chunks.values_list("pk", flat=True):
+                process_chunk_task.apply_async((chunk_id,), queue=queue, connection=connection)
+        while IngestionChunk.objects.filter(job=job).exclude(status="done").exists():
+            time.sleep(0.2)
+            close_old_connections()
+        elapsed = time.perf_counter() - started
+        summary = ingestion.job_summary(job)
+        return elapsed, summary["events_stored"], job.chunks_total
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+
+
+def plain_copy(path: Path, owner) -> tuple[float, int]:
+    """The same normalised rows (parsed first, not timed) COPYed into a copy of the events table
+    (same columns and indexes, no de-duplication): the fastest PostgreSQL can take them."""
+    from django.db import connection, transaction
+    from psycopg.types.json import Jsonb
+
+    from evidence import ingestion, services, writer
+    from evidence.models import Event
+    from evidence.parsers.base import ParseContext
+    from evidence.parsers.rfc3164 import PARSER
+
+    source, _ = services.create_source(actor=None, name=f"copy-{uuid.uuid4().hex[:6]}", owner=owner)
+    job = ingestion.create_job(actor=None, source=source, fmt="rfc3164", stream=io.BytesIO(b"\n"), enqueue=False)
+    chunk = job.chunks.get()
+    extra = writer.COLUMNS.index("extra")
+    copy_sql = f"COPY bench_copy ({writer._quoted(writer.COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    elapsed, copied = 0.0, 0
+    with transaction.atomic(), connection.cursor() as cursor, path.open("rb") as handle:
+        cursor.execute(f"CREATE TEMP TABLE bench_copy (LIKE {Event._meta.db_table} INCLUDING ALL) ON COMMIT DROP")
+        while lines := handle.readlines(ingestion.CHUNK_BYTES):
+            builder = ingestion.ChunkBuilder(chunk, source, job.created_at)
+            ingestion.parse_records(PARSER, io.BytesIO(b"".join(lines)), 0, builder, ParseContext())
+            rows = [[*row[:extra], Jsonb(row[extra]), *row[extra + 1 :]] for row in builder.result.rows]
+            for position, row in enumerate(rows):
+                row[writer.COLUMNS.index("position")] = copied + position
+            began = time.perf_counter()
+            with cursor.cursor.copy(copy_sql) as copy:
+                copy.set_types(writer.COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            elapsed += time.perf_counter() - began
+            copied += len(rows)
+    return elapsed, copied
+
+
+MEMORY_SNIPPET = """
+import io, resource, sys
+import django
+django.setup()
+from evidence import ingestion, services
+from ismsapp.models import User
+owner = User.objects.get(username="bench-evidence")
+source, _ = services.create_source(actor=None, name=sys.argv[2], owner=owner)
+with open(sys.argv[1], "rb") as stream:
+    job = ingestion.create_job(actor=None, source=source, fmt="rfc3164", stream=stream, enqueue=False)
+for chunk_id in job.chunks.values_list("pk", flat=True):
+    ingestion.process_chunk(chunk_id)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(path: Path) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", MEMORY_SNIPPET, str(path), f"mem-{uuid.uuid4().hex[:6]}"],
+        cwd=ROOT,
+        env=_env("unused"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout.split()[-1]) / 1024
+
+
+def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
+    """Messages/s accepted by the receiver from loggen over TCP, and how many were stored."""
+    from evidence.models import EvidenceSource, IngestionJob
+    from ismsapp.blobs import blob_path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    name = f"loggen-{uuid.uuid4().hex[:6]}"
+    receiver = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "syslog_receiver",
+            "--tcp",
+            f"127.0.0.1:{port}",
+            "--source",
+            name,
+            "--flush-seconds",
+            "1",
+        ],
+        cwd=ROOT,
+        env=_env(f"receiver-{name}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        json.loads(receiver.stdout.readline())  # listening
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                "loggen",
+                "--inet",
+                "--stream",
+                "--rate",
+                "1000000",
+                "--size",
+                "200",
+                "--number",
+                str(messages),
+                "--quiet",
+                "127.0.0.1",
+                str(port),
+            ],
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        sent_seconds = time.perf_counter() - started
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        out, _ = receiver.communicate(timeout=120)
+    stats = json.loads(out.strip().splitlines()[-1])
+    source = EvidenceSource.objects.get(name=name)
+    stored_lines = sum(
+        blob_path(sha).read_bytes().count(b"\n")
+        for sha in IngestionJob.objects.filter(source=source).values_list("blob_sha256", flat=True)
+    )
+    return stats["messages"] / sent_seconds, stats["messages"], stored_lines
+
+
+def run() -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    from ismsapp import services as platform
+
+    if connection.vendor != "postgresql" or not settings.TEST_SERVICES.get("redis"):
+        print("# evidence benchmarks need PostgreSQL and Redis: skipped", flush=True)
+        return
+    from evidence import integrity
+
+    integrity.create_key(integrity.key_path())
+    owner = platform.create_user(actor=None, username="bench-evidence", password="Bench-passphrase-123")
+    workdir = Path(tempfile.mkdtemp(prefix="isms-bench-"))
+    try:
+        big, small = workdir / "auth-1m.log", workdir / "auth-100k.log"
+        generate(big, LINES)
+        generate(small, LINES // 10)
+        emit("evidence_input_lines", LINES, "lines")
+        emit("evidence_parse_only_one_core", parse_only(big), "lines/s")
+        copy_seconds, copied = plain_copy(big, owner)
+        emit("evidence_plain_copy", copied / copy_seconds, "rows/s")
+        e2e_seconds, stored, chunks = end_to_end(big, owner)
+        emit("evidence_end_to_end", stored / e2e_seconds, "events/s")
+        emit("evidence_end_to_end_chunks", chunks, "chunks")
+        emit("ingest_vs_copy_ratio", (stored / e2e_seconds) / (copied / copy_seconds), "x")
+        connection.close()
+        emit("evidence_peak_rss_100k_lines", peak_rss_mb(small), "MB")
+        emit("evidence_peak_rss_1m_lines", peak_rss_mb(big), "MB")
+        if shutil.which("loggen"):
+            rate, received, stored_lines = syslog_receiver()
+            emit("syslog_receiver_tcp", rate, "messages/s")
+            emit("syslog_receiver_messages_sent", received, "messages")
+            emit("syslog_receiver_lost", received - stored_lines, "messages")
+        else:
+            print("# loggen (syslog-ng-core) is not installed: syslog receiver benchmark skipped", flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

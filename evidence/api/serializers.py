@@ -1,0 +1,120 @@
+"""API representations of machine evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from evidence.formats import FORMATS
+from evidence.models import Event, EvidenceSource, IngestionJob, SessionRecording
+from ismsapp.models import User
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    default_format = serializers.ChoiceField(choices=sorted(FORMATS))
+
+    class Meta:
+        model = EvidenceSource
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "default_format",
+            "hosts",
+            "owner",
+            "cadence_minutes",
+            "supplier_accounts",
+            "token_prefix",
+            "chain_seq",
+            "chain_hash",
+            "last_event_at",
+            "created_at",
+        ]
+        read_only_fields = ["id", "token_prefix", "chain_seq", "chain_hash", "last_event_at", "created_at"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+    summary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IngestionJob
+        fields = [
+            "id",
+            "source",
+            "receiver",
+            "format",
+            "filename",
+            "blob_sha256",
+            "size",
+            "status",
+            "created_at",
+            "finished_at",
+            "error",
+            "summary",
+        ]
+        read_only_fields = fields
+
+    def get_summary(self, job: IngestionJob) -> dict[str, Any]:
+        from evidence.ingestion import job_summary
+
+        return job_summary(job)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+    leaf_sha256 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "time",
+            "received_at",
+            "source",
+            "host",
+            "program",
+            "pid",
+            "user",
+            "target_user",
+            "source_ip",
+            "action",
+            "outcome",
+            "session_id",
+            "command",
+            "message",
+            "extra",
+            "job",
+            "raw_offset",
+            "raw_length",
+            "leaf_sha256",
+        ]
+        read_only_fields = fields
+
+    def get_leaf_sha256(self, event: Event) -> str:
+        return bytes(event.leaf_hash).hex()
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+
+    class Meta:
+        model = SessionRecording
+        fields = [
+            "id",
+            "source",
+            "format",
+            "session_id",
+            "user",
+            "host",
+            "title",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "sha256",
+            "commands",
+            "warnings",
+        ]
+        read_only_fields = fields

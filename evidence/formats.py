@@ -1,0 +1,60 @@
+"""The input formats the pipeline understands, and how each is read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from evidence.parsers import auditd, cef, evtx, journald, ndjson, rfc3164, rfc5424, syslog
+from evidence.parsers.base import Parser
+from evidence.parsers.sessions import SessionRecording
+from evidence.parsers.sessions.asciicast import parse_asciicast
+from evidence.parsers.sessions.sudo_iolog import parse_sudo_iolog_archive
+from evidence.parsers.sessions.tlog import parse_tlog
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    label: str
+    parser: Parser | None = None  # log formats
+    sessions: Callable[[BinaryIO], list[SessionRecording]] | None = None  # session recordings
+    splittable: bool = False  # one record per line: a file can be cut into chunks at any line
+
+    @property
+    def is_session(self) -> bool:
+        return self.sessions is not None
+
+
+def _one(loader: Callable[[BinaryIO], Any]) -> Callable[[BinaryIO], list[SessionRecording]]:
+    return lambda stream: [loader(stream)]
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, splittable=True),
+        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, splittable=True),
+        Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, splittable=True),
+        Format("cef", "ArcSight CEF", cef.PARSER, splittable=True),
+        Format("ndjson", "NDJSON normalised events", ndjson.PARSER, splittable=True),
+        Format("journald", "systemd journal JSON (journalctl -o json / json-pretty)", journald.PARSER),
+        Format("auditd", "Linux audit log (audit.log)", auditd.PARSER),
+        Format("evtx", "Windows event log (.evtx)", evtx.PARSER),
+        Format("asciicast", "Session recording: asciicast v1/v2/v3", sessions=_one(parse_asciicast)),
+        Format("tlog", "Session recording: tlog (JSON or journal export)", sessions=parse_tlog),
+        Format(
+            "sudo-io",
+            "Session recording: sudo I/O log directory archive (.tar, .tar.gz, .zip)",
+            sessions=parse_sudo_iolog_archive,
+        ),
+    )
+}
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError as exc:
+        raise ValueError(f"Unknown format {name!r}; use one of: {', '.join(FORMATS)}.") from exc

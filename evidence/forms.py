@@ -1,0 +1,66 @@
+"""Forms of the evidence pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from evidence.formats import FORMATS
+from evidence.models import EvidenceSource
+from evidence.parsers.base import Action, Outcome
+from ismsapp.models import User
+
+FORMAT_CHOICES = [(name, spec.label) for name, spec in FORMATS.items()]
+
+
+class SourceForm(forms.ModelForm):
+    default_format = forms.ChoiceField(choices=FORMAT_CHOICES)
+    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
+
+    class Meta:
+        model = EvidenceSource
+        fields = ["name", "kind", "default_format", "hosts", "owner", "cadence_minutes", "supplier_accounts"]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
+        if not files:
+            return [super().clean(None, initial)]  # raises "This field is required."
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class UploadForm(forms.Form):
+    source = forms.ModelChoiceField(queryset=EvidenceSource.objects.order_by("name"))
+    format = forms.ChoiceField(choices=FORMAT_CHOICES)
+    files = MultipleFileField(help_text="One or many files; each becomes an ingestion job.")
+
+
+class EventFilterForm(forms.Form):
+    source = forms.ModelChoiceField(queryset=EvidenceSource.objects.order_by("name"), required=False)
+    host = forms.CharField(required=False, max_length=255)
+    user = forms.CharField(required=False, max_length=255)
+    action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((a.value, a.value) for a in Action)])
+    outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *((o.value, o.value) for o in Outcome)])
+    since = forms.DateTimeField(
+        required=False, label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    edition = forms.ChoiceField(required=False, choices=[("2022", "2022"), ("2013", "2013")], label="Edition")
+    control = forms.CharField(required=False, max_length=10, label="Control", help_text="e.g. 8.15 or A.12.4.1")
+    job = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("'From' must be before 'Until'.")
+        return data

@@ -1,0 +1,70 @@
+"""Receive syslog over TCP and/or UDP into ingestion jobs until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from evidence import services, syslog_server
+from ismsapp.models import User
+
+
+class Command(BaseCommand):
+    help = (
+        "Listen for syslog (RFC 5424 and RFC 3164; TCP with RFC 6587 octet counting or LF framing, and "
+        "UDP) and store it as ingestion jobs of a source. SIGTERM flushes what was accepted, then exits."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tcp", help="HOST:PORT to listen on (TCP).")
+        parser.add_argument("--udp", help="HOST:PORT to listen on (UDP).")
+        parser.add_argument("--source", default="syslog", help="Source receiving the messages (created if needed).")
+        parser.add_argument("--flush-seconds", type=float, default=2.0)
+        parser.add_argument("--flush-bytes", type=int, default=4 * 1024 * 1024)
+        parser.add_argument(
+            "--max-buffer",
+            type=int,
+            default=64 * 1024 * 1024,
+            help="Bytes waiting to be stored before TCP reading pauses (back-pressure).",
+        )
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="Parse the jobs in this process instead of queueing them for Celery workers.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["tcp"] and not options["udp"]:
+            raise CommandError("Give --tcp HOST:PORT and/or --udp HOST:PORT.")
+        owner = (
+            User.objects.filter(is_active=True, groups__name="ISMS admin").order_by("pk").first()
+            or User.objects.filter(is_superuser=True).order_by("pk").first()
+        )
+        source = services.EvidenceSource.objects.filter(name=options["source"]).first()
+        if source is None:
+            if owner is None:
+                raise CommandError("Create the source first (no ISMS admin to own it).")
+            source = services.ensure_source(actor=None, name=options["source"], fmt="syslog", owner=owner)
+        flush = syslog_server.job_writer(source, enqueue=not options["inline"])
+
+        def ready(bound: dict[str, Any]) -> None:
+            self.stdout.write(
+                json.dumps({"listening": {k: list(v) for k, v in bound.items()}, "source": source.name}), ending="\n"
+            )
+            self.stdout.flush()
+
+        stats = asyncio.run(
+            syslog_server.serve(
+                flush,
+                tcp=options["tcp"],
+                udp=options["udp"],
+                flush_bytes=options["flush_bytes"],
+                flush_seconds=options["flush_seconds"],
+                max_buffer=options["max_buffer"],
+                ready=ready,
+            )
+        )
+        self.stdout.write(syslog_server.stats_json(stats))

@@ -1,0 +1,105 @@
+"""Reads of events, shared by the explorer page, its CSV export and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from evidence import rules
+from evidence.models import Event, EvidenceSource
+
+
+def visible_events(user: Any) -> QuerySet[Event]:
+    return Event.objects.for_user(user, "view")
+
+
+def filter_events(events: QuerySet[Event], data: dict[str, Any]) -> QuerySet[Event]:
+    """Apply explorer filters (cleaned form data): source, host, user, action, outcome, time range,
+    job, and a control (through the mapping rules that give it evidence)."""
+    if data.get("source"):
+        events = events.filter(source=data["source"])
+    for name in ("host", "user", "action", "outcome"):
+        if data.get(name):
+            events = events.filter(**{name: data[name]})
+    if data.get("since"):
+        events = events.filter(time__gte=data["since"])
+    if data.get("until"):
+        events = events.filter(time__lte=data["until"])
+    if data.get("job"):
+        events = events.filter(job_id=data["job"])
+    if data.get("control"):
+        mapped = rules.rules_for_control(data.get("edition") or "2022", data["control"].strip())
+        sources = EvidenceSource.objects.all()
+        query = Q(pk__in=[])
+        for rule in mapped:
+            query |= rule.as_q(sources)
+        events = events.filter(query)
+    return events
+
+
+CSV_HEADER = (
+    "id",
+    "time_utc",
+    "source",
+    "host",
+    "program",
+    "pid",
+    "user",
+    "target_user",
+    "source_ip",
+    "action",
+    "outcome",
+    "session_id",
+    "command",
+    "message",
+    "job",
+    "raw_offset",
+    "raw_length",
+    "leaf_sha256",
+)
+
+
+def csv_row(event: dict[str, Any], source_names: dict[int, str]) -> tuple[Any, ...]:
+    return (
+        event["id"],
+        event["time"].isoformat() if event["time"] else "",
+        source_names.get(event["source_id"], ""),
+        event["host"],
+        event["program"],
+        event["pid"],
+        event["user"],
+        event["target_user"],
+        event["source_ip"],
+        event["action"],
+        event["outcome"],
+        event["session_id"],
+        event["command"],
+        event["message"],
+        event["job_id"],
+        event["raw_offset"],
+        event["raw_length"],
+        bytes(event["leaf_hash"]).hex(),
+    )
+
+
+CSV_FIELDS = (
+    "id",
+    "time",
+    "source_id",
+    "host",
+    "program",
+    "pid",
+    "user",
+    "target_user",
+    "source_ip",
+    "action",
+    "outcome",
+    "session_id",
+    "command",
+    "message",
+    "job_id",
+    "raw_offset",
+    "raw_length",
+    "leaf_hash",
+)

@@ -1,0 +1,71 @@
+"""State changes of evidence sources (creation, token rotation, settings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from evidence.formats import FORMATS
+from evidence.models import EvidenceSource
+from ismsapp.audit import acting_as
+from ismsapp.models import User
+
+SOURCE_FIELDS = ("name", "kind", "default_format", "hosts", "owner", "cadence_minutes", "supplier_accounts")
+
+
+def _validate_format(values: dict[str, Any]) -> None:
+    from django.core.exceptions import ValidationError
+
+    if "default_format" in values and values["default_format"] not in FORMATS:
+        raise ValidationError({"default_format": f"Unknown format; use one of {', '.join(FORMATS)}."})
+
+
+@transaction.atomic
+def create_source(*, actor: User | None, **values: Any) -> tuple[EvidenceSource, str]:
+    """Create a source; returns it with its push token (shown once: only its hash is kept)."""
+    _validate_format(values)
+    token, prefix, digest = EvidenceSource.new_token()
+    with acting_as(actor):
+        source = EvidenceSource(token_prefix=prefix, token_hash=digest, **values)
+        source.full_clean()
+        source.save()
+    return source, token
+
+
+@transaction.atomic
+def update_source(*, actor: User, source: EvidenceSource, **values: Any) -> EvidenceSource:
+    _validate_format(values)
+    with acting_as(actor):
+        for name in SOURCE_FIELDS:
+            if name in values:
+                setattr(source, name, values[name])
+        source.full_clean()
+        source.save()
+    return source
+
+
+@transaction.atomic
+def rotate_token(*, actor: User, source: EvidenceSource) -> str:
+    token, prefix, digest = EvidenceSource.new_token()
+    with acting_as(actor):
+        source.token_prefix, source.token_hash = prefix, digest
+        source.save(update_fields=["token_prefix", "token_hash"])
+    return token
+
+
+def ensure_source(*, actor: User | None, name: str, fmt: str, owner: User) -> EvidenceSource:
+    """The source called ``name``, created on first use (by the ingest command)."""
+    source = EvidenceSource.objects.filter(name=name).first()
+    if source is None:
+        source, _ = create_source(actor=actor, name=name, default_format=fmt, owner=owner)
+    return source
+
+
+def source_by_token(token: str) -> EvidenceSource | None:
+    if not token.startswith("isms_"):
+        return None
+    for source in EvidenceSource.objects.filter(token_prefix=token[:12]):
+        if source.token_matches(token):
+            return source
+    return None

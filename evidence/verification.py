@@ -1,0 +1,100 @@
+"""Re-verify a source's evidence from the stored events up: leaves, batch roots, chain, signatures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evidence import integrity
+from evidence.models import ChainLink, Checkpoint, Event, EvidenceSource
+from evidence.models.sources import GENESIS
+
+HASHED = integrity.CANONICAL_FIELDS  # read back from the table and re-hashed
+
+
+@dataclass(frozen=True)
+class SourceVerification:
+    intact: bool
+    events_checked: int
+    batches_checked: int
+    detail: str
+    first_bad: str = ""  # "batch <seq>, position <n> (event id <id>)"
+
+
+def _broken(events: int, batches: int, where: str, why: str) -> SourceVerification:
+    return SourceVerification(False, events, batches, f"{where}: {why}", where)
+
+
+def verify_source(source: EvidenceSource) -> SourceVerification:
+    """Walk the chain in order. Any altered, deleted, inserted or reordered event, batch or link,
+    and any checkpoint whose signature does not match, is reported with its position."""
+    source = EvidenceSource.objects.get(pk=source.pk)  # the stored chain head, not a stale copy
+    prev, events, batches = GENESIS, 0, 0
+    expected_seq = 1
+    for link in ChainLink.objects.filter(source=source).order_by("seq").iterator(chunk_size=200):
+        where = f"batch {link.seq}"
+        if link.seq != expected_seq:
+            return _broken(events, batches, f"batch {expected_seq}", "missing from the chain (deleted or renumbered)")
+        if link.prev_hash != prev:
+            return _broken(events, batches, where, "does not link to the previous batch")
+        leaves = []
+        last_position = -1
+        for event in (
+            Event.objects.filter(chunk_id=link.chunk_id)
+            .order_by("position")
+            .values("id", "position", "leaf_hash", "source_id", *HASHED)
+            .iterator(chunk_size=5000)
+        ):
+            spot = f"{where}, position {event['position']} (event id {event['id']})"
+            if event["source_id"] != source.pk:
+                return _broken(events, batches, spot, "belongs to another source")
+            if event["position"] == last_position:
+                return _broken(events, batches, spot, "two events share this position (inserted)")
+            leaf = integrity.leaf_hash(event)
+            if leaf != bytes(event["leaf_hash"]):
+                return _broken(events, batches, spot, "event altered: its content no longer matches its hash")
+            leaves.append(leaf)
+            last_position = event["position"]
+            events += 1
+        if len(leaves) != link.count:
+            return _broken(
+                events,
+                batches,
+                where,
+                f"holds {len(leaves)} events, the chain recorded {link.count} (events deleted or inserted)",
+            )
+        if integrity.merkle_root(leaves) != link.merkle_root:
+            return _broken(events, batches, where, "Merkle root differs: events reordered or replaced")
+        if integrity.link_hash(prev, link.seq, link.count, link.merkle_root) != link.link_hash:
+            return _broken(events, batches, where, "the batch record was altered")
+        prev, expected_seq, batches = link.link_hash, expected_seq + 1, batches + 1
+    if source.chain_seq != expected_seq - 1 or source.chain_hash != prev:
+        return _broken(
+            events,
+            batches,
+            f"batch {expected_seq}",
+            f"the chain ends at batch {expected_seq - 1} but its head records batch {source.chain_seq}",
+        )
+    stray = Event.objects.filter(source=source).count() - events
+    if stray:
+        return _broken(events, batches, "outside the chain", f"{stray} event(s) belong to no chained batch")
+    checkpoint_problem = _check_checkpoints(source)
+    if checkpoint_problem:
+        return _broken(events, batches, *checkpoint_problem)
+    return SourceVerification(
+        True, events, batches, f"intact: {events} events in {batches} batches, checkpoint signatures valid"
+    )
+
+
+def _check_checkpoints(source: EvidenceSource) -> tuple[str, str] | None:
+    links = dict(ChainLink.objects.filter(source=source).values_list("seq", "link_hash"))
+    fingerprint = integrity.fingerprint()
+    for checkpoint in Checkpoint.objects.filter(source=source).order_by("seq"):
+        where = f"checkpoint at batch {checkpoint.seq}"
+        if links.get(checkpoint.seq) != checkpoint.link_hash:
+            return where, "the signed chain head differs from the stored chain (history rewritten)"
+        if checkpoint.key_fingerprint != fingerprint:
+            return where, f"signed by another key ({checkpoint.key_fingerprint[:16]}...)"
+        message = integrity.checkpoint_message(source.name, checkpoint.seq, checkpoint.link_hash)
+        if not integrity.signature_valid(message, checkpoint.signature):
+            return where, "the signature does not match"
+    return None

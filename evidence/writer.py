@@ -1,0 +1,143 @@
+"""Writing events: PostgreSQL binary COPY, idempotent (a record already stored is a duplicate, not
+an error). Other databases (the embedded SQLite) use ``bulk_create(ignore_conflicts=True)``.
+
+Both return the positions actually inserted, so the caller hashes exactly what was stored.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+
+from evidence.models import Event
+
+COLUMNS = (
+    "source_id",
+    "job_id",
+    "chunk_id",
+    "position",
+    "dedup_key",
+    "leaf_hash",
+    "time",
+    "received_at",
+    "host",
+    "program",
+    "pid",
+    "user",
+    "target_user",
+    "source_ip",
+    "action",
+    "outcome",
+    "session_id",
+    "command",
+    "message",
+    "extra",
+    "raw_offset",
+    "raw_length",
+)
+COPY_TYPES = (
+    "bigint",
+    "uuid",
+    "bigint",
+    "integer",
+    "bytea",
+    "bytea",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "bigint",
+    "bigint",
+)
+STAGE = "evidence_event_stage"
+EventRow = namedtuple("EventRow", COLUMNS)
+EXTRA = COLUMNS.index("extra")  # the extra fields arrive as canonical JSON text
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{column}"' for column in columns)
+
+
+def write_rows(rows: list[tuple[Any, ...]]) -> set[int]:
+    """Insert event rows (tuples in ``COLUMNS`` order); return the positions that were new."""
+    if not rows:
+        return set()
+    if connection.vendor == "postgresql":
+        return _copy(rows)
+    return _bulk(rows)
+
+
+def _copy(rows: list[tuple[Any, ...]]) -> set[int]:
+    """Skip the records already stored (one indexed lookup for the whole batch) and COPY the rest
+    straight into the table. If a concurrent chunk stored one of them meanwhile, the unique index
+    refuses the COPY and the batch goes through the staging table with ON CONFLICT DO NOTHING."""
+    source_id = rows[0][COLUMNS.index("source_id")]
+    dedup = COLUMNS.index("dedup_key")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT dedup_key FROM {Event._meta.db_table} WHERE source_id = %s AND dedup_key = ANY(%s)",  # noqa: S608
+            [source_id, [row[dedup] for row in rows]],
+        )
+        seen = {bytes(key) for (key,) in cursor.fetchall()}
+    fresh = []
+    for row in rows:
+        if row[dedup] not in seen:
+            seen.add(row[dedup])  # a record repeated inside the batch is stored once
+            fresh.append(row)
+    try:
+        with transaction.atomic():
+            _copy_into(Event._meta.db_table, fresh)
+    except IntegrityError:
+        return _copy_staged(rows)
+    position = COLUMNS.index("position")
+    return {row[position] for row in fresh}
+
+
+def _copy_into(table: str, rows: list[tuple[Any, ...]]) -> None:
+    from psycopg.types.json import Jsonb
+
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({_quoted(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            copy.write_row((*row[:EXTRA], Jsonb(row[EXTRA], dumps=str), *row[EXTRA + 1 :]))
+
+
+def _copy_staged(rows: list[tuple[Any, ...]]) -> set[int]:
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS SELECT {_quoted(COLUMNS)} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        _copy_into(STAGE, rows)
+        cursor.execute(
+            f"INSERT INTO {table} ({_quoted(COLUMNS)}) SELECT {_quoted(COLUMNS)} FROM {STAGE} "  # noqa: S608
+            'ON CONFLICT ("source_id", "dedup_key") DO NOTHING RETURNING "position"'
+        )
+        inserted = {position for (position,) in cursor.fetchall()}
+        cursor.execute(f"TRUNCATE {STAGE}")
+    return inserted
+
+
+def _bulk(rows: list[tuple[Any, ...]]) -> set[int]:
+    chunk_id = rows[0][COLUMNS.index("chunk_id")]
+    before = set(Event.objects.filter(chunk_id=chunk_id).values_list("position", flat=True))
+    Event.objects.bulk_create(
+        [Event(**dict(zip(COLUMNS, row, strict=True))) for row in rows], ignore_conflicts=True, batch_size=500
+    )
+    return set(Event.objects.filter(chunk_id=chunk_id).values_list("position", flat=True)) - before

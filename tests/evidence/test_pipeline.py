@@ -1,0 +1,245 @@
+"""The ingestion pipeline: chunking, idempotent writes, accounting, rules, integrity and tampering."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from datetime import UTC
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from evidence import ingestion, integrity, services
+from evidence.models import ChainLink, Checkpoint, ControlEvidence, Event, IngestionJob, RejectedRecord
+from evidence.verification import verify_source
+
+pytestmark = pytest.mark.django_db
+
+LINES = [
+    b"<38>Jan  5 10:%02d:%02d web1 sshd[%d]: Accepted password for alice from 192.0.2.7 port 22 ssh2",
+    b"<38>Jan  5 10:%02d:%02d web1 sshd[%d]: Failed password for invalid user bob from 198.51.100.9 port 2 ssh2",
+    b"<85>Jan  5 10:%02d:%02d web1 sudo[%d]:    alice : TTY=pts/0 ; PWD=/root ; USER=root ; COMMAND=/usr/bin/id",
+    b"<13>Jan  5 10:%02d:%02d web1 chronyd[%d]: System clock wrong by 2.5 seconds, adjustment started",
+]
+
+
+def auth_log(lines: int) -> bytes:
+    """Distinct lines (time and pid vary), one of each kind in turn."""
+    body = [LINES[i % len(LINES)] % ((i // 60) % 60, i % 60, 1000 + i) for i in range(lines)]
+    return b"\n".join(body) + b"\n"
+
+
+@pytest.fixture
+def source(isms_admin):
+    created, _token = services.create_source(
+        actor=isms_admin, name="web1", owner=isms_admin, supplier_accounts="bob, vendor1"
+    )
+    return created
+
+
+def ingest(source, data: bytes, fmt: str = "syslog", chunk_bytes: int | None = None, monkeypatch=None):
+    if chunk_bytes and monkeypatch:
+        monkeypatch.setattr(ingestion, "CHUNK_BYTES", chunk_bytes)
+    job = ingestion.create_job(actor=None, source=source, fmt=fmt, stream=io.BytesIO(data), enqueue=False)
+    for chunk_id in job.chunks.order_by("index").values_list("pk", flat=True):
+        ingestion.process_chunk(chunk_id)
+    job.refresh_from_db()
+    return job, ingestion.job_summary(job)
+
+
+def test_a_file_is_cut_into_chunks_at_line_boundaries_and_fully_accounted(source, monkeypatch) -> None:
+    data = auth_log(2000) + b"\x00binary garbage\n" + b"\xff\xfe not utf8\n" + b"\n"
+    job, summary = ingest(source, data, chunk_bytes=20_000, monkeypatch=monkeypatch)
+    assert job.chunks_total > 5
+    chunks = list(job.chunks.order_by("index"))
+    assert chunks[0].start_offset == 0
+    assert chunks[-1].end_offset == len(data)
+    assert all(a.end_offset == b.start_offset for a, b in itertools.pairwise(chunks))
+    assert all(data[c.end_offset - 1 : c.end_offset] == b"\n" for c in chunks)
+    assert summary["lines_read"] == 2003
+    assert summary["events_stored"] == 2000
+    assert summary["rejected"] == 2
+    assert summary["rejected_by_reason"] == {"binary_data": 1, "invalid_utf8": 1}
+    assert summary["status"] == "done"
+    rejected = RejectedRecord.objects.get(reason="binary_data")
+    assert rejected.raw == b"\x00binary garbage"
+    assert data[rejected.offset : rejected.offset + rejected.length] == b"\x00binary garbage\n"
+
+
+def test_events_are_normalised_with_a_reference_to_their_raw_bytes(source) -> None:
+    job, _ = ingest(source, auth_log(4))
+    raw = auth_log(4)
+    events = {e.action: e for e in Event.objects.filter(job=job)}
+    logon = events["logon"]
+    assert (logon.user, logon.source_ip, logon.outcome, logon.host, logon.program) == (
+        "alice",
+        "192.0.2.7",
+        "success",
+        "web1",
+        "sshd",
+    )
+    assert (logon.time.month, logon.time.day, logon.time.hour, logon.time.tzinfo) == (1, 5, 10, UTC)
+    assert raw[logon.raw_offset : logon.raw_offset + logon.raw_length].startswith(b"<38>Jan  5 10:00:00 web1 sshd")
+    assert events["privilege_use"].target_user == "root"
+    assert events["privilege_use"].command == "/usr/bin/id"
+
+
+def test_reingesting_the_same_file_stores_nothing_twice(source) -> None:
+    ingest(source, auth_log(300))
+    _, again = ingest(source, auth_log(300))
+    assert (again["events_stored"], again["duplicates"]) == (0, 300)
+    assert Event.objects.filter(source=source).count() == 300
+    # An overlapping file (rotated log) adds only the new lines.
+    _, overlap = ingest(source, auth_log(350))
+    assert (overlap["events_stored"], overlap["duplicates"]) == (50, 300)
+
+
+def test_a_chunk_processed_twice_changes_nothing(source) -> None:
+    job = ingestion.create_job(actor=None, source=source, fmt="syslog", stream=io.BytesIO(auth_log(100)), enqueue=False)
+    chunk_id = job.chunks.get().pk
+    ingestion.process_chunk(chunk_id)
+    before = (Event.objects.count(), ChainLink.objects.count(), list(ControlEvidence.objects.values_list("events")))
+    ingestion.process_chunk(chunk_id)  # redelivered message
+    assert (
+        Event.objects.count(),
+        ChainLink.objects.count(),
+        list(ControlEvidence.objects.values_list("events")),
+    ) == before
+
+
+def test_rules_count_evidence_per_control_and_supplier_accounts(source) -> None:
+    ingest(source, auth_log(8))
+    counts = dict(ControlEvidence.objects.values_list("rule", "events"))
+    assert counts["logon"] == 4  # accepted + failed, twice
+    assert counts["privileged_activity"] == 2
+    assert counts["clock_change"] == 2
+    assert counts["supplier_activity"] == 2  # "bob" is a supplier account of this source
+
+
+def test_chain_and_checkpoint_verify(source) -> None:
+    ingest(source, auth_log(50))
+    ingest(source, auth_log(80))
+    assert ChainLink.objects.filter(source=source).count() == 2
+    checkpoint = Checkpoint.objects.filter(source=source).latest("seq")
+    message = integrity.checkpoint_message(source.name, checkpoint.seq, checkpoint.link_hash)
+    assert integrity.signature_valid(message, checkpoint.signature)
+    result = verify_source(source)
+    assert result.intact, result.detail
+    assert result.events_checked == 80
+
+
+def _tamper(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+TABLE = Event._meta.db_table
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("alter", "event altered"),
+        ("delete", "events deleted or inserted"),
+        ("insert", "events deleted or inserted"),
+        ("reorder", "Merkle root differs"),
+    ],
+)
+def test_tampering_is_detected_and_named(source, how, expected) -> None:
+    job, _ = ingest(source, auth_log(40))
+    events = list(Event.objects.filter(job=job).order_by("position"))
+    victim, other = events[7], events[20]
+    if how == "alter":
+        _tamper(f"UPDATE {TABLE} SET {connection.ops.quote_name('user')} = %s WHERE id = %s", ["mallory", victim.pk])
+    elif how == "delete":
+        _tamper(f"DELETE FROM {TABLE} WHERE id = %s", [victim.pk])
+    elif how == "insert":  # a forged event, consistent with its own hash
+        fake = Event.objects.filter(pk=victim.pk).values()[0]
+        fake.pop("id")
+        fake.update(position=9999, dedup_key=b"x" * 32, message="forged")
+        fake["leaf_hash"] = integrity.leaf_hash(fake)
+        Event.objects.create(**fake)
+    else:
+        _tamper(f"UPDATE {TABLE} SET position = 1000000 WHERE id = %s", [victim.pk])
+        _tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [victim.position, other.pk])
+        _tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [other.position, victim.pk])
+    result = verify_source(source)
+    assert not result.intact
+    assert expected in result.detail
+    assert result.first_bad.startswith("batch 1")
+    if how == "alter":
+        assert f"position {victim.position} (event id {victim.pk})" in result.first_bad
+    with pytest.raises(CommandError, match="BROKEN"):
+        call_command("verify_evidence", "--source", source.name, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_rewritten_history_is_caught_by_the_signed_checkpoint(source) -> None:
+    """Someone who recomputes every hash still cannot forge the Ed25519 signature."""
+    job, _ = ingest(source, auth_log(10))
+    event = Event.objects.filter(job=job).order_by("position").first()
+    fields = Event.objects.filter(pk=event.pk).values(*integrity.CANONICAL_FIELDS)[0]
+    fields["user"] = "mallory"
+    forged_leaf = integrity.leaf_hash(fields)
+    Event.objects.filter(pk=event.pk).update(user="mallory", leaf_hash=forged_leaf)
+    leaves = [
+        forged_leaf if e.pk == event.pk else bytes(e.leaf_hash)
+        for e in Event.objects.filter(job=job).order_by("position")
+    ]
+    link = ChainLink.objects.get(source=source)
+    root = integrity.merkle_root(leaves)
+    new_hash = integrity.link_hash(link.prev_hash, link.seq, link.count, root)
+    ChainLink.objects.filter(pk=link.pk).update(merkle_root=root, link_hash=new_hash)
+    type(source).objects.filter(pk=source.pk).update(chain_hash=new_hash)
+    source.refresh_from_db()
+    result = verify_source(source)
+    assert not result.intact
+    assert "checkpoint at batch 1" in result.detail
+
+
+def test_ingest_command_prints_a_json_summary(isms_admin, tmp_path, capsys) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(auth_log(30) + b"garbage line without a date\n")
+    out = io.StringIO()
+    call_command("ingest", "--source", "cmd-source", "--format", "rfc3164", str(log), stdout=out)
+    summary = json.loads(out.getvalue())
+    assert {k: summary[k] for k in ("lines_read", "events_stored", "duplicates", "rejected")} == {
+        "lines_read": 31,
+        "events_stored": 30,
+        "duplicates": 0,
+        "rejected": 1,
+    }
+    assert summary["rejected_by_reason"] == {"bad_timestamp": 1}
+    assert IngestionJob.objects.get().source.name == "cmd-source"  # created on first use
+
+
+def test_ingest_command_refuses_bad_arguments(isms_admin, tmp_path) -> None:
+    with pytest.raises(CommandError, match="Not a file"):
+        call_command("ingest", "--source", "x", "--format", "syslog", str(tmp_path / "missing.log"))
+    with pytest.raises(CommandError):
+        call_command("ingest", "--source", "x", "--format", "nonsense", str(tmp_path))
+
+
+def test_session_recordings_become_searchable_sessions_with_events(source) -> None:
+    from evidence.models import SessionRecording
+
+    cast = (
+        b'{"version": 2, "width": 80, "height": 24, "timestamp": 1700000000, "env": {"USER": "carol"}}\n'
+        b'[0.5, "i", "sudo -i"]\n[0.51, "o", "sudo -i"]\n[0.6, "i", "\\r"]\n[0.61, "o", "\\r\\n# "]\n'
+        b'[1.0, "i", "cat /etc/shadow"]\n[1.01, "o", "cat /etc/shadow"]\n[1.1, "i", "\\r"]\n'
+        b'[1.2, "o", "\\r\\nroot:*:...\\r\\n"]\n'
+    )
+    job, summary = ingest(source, cast, fmt="asciicast")
+    recording = SessionRecording.objects.get()
+    assert [c["text"] for c in recording.commands] == ["sudo -i", "cat /etc/shadow"]
+    assert summary["events_stored"] >= 3
+    commands = Event.objects.filter(job=job, action="command").values_list("command", flat=True)
+    assert set(commands) == {"sudo -i", "cat /etc/shadow"}
+    assert ControlEvidence.objects.filter(rule="session_recording").exists()
+    # the playback copy is an asciicast v2 document
+    from ismsapp.blobs import blob_path
+
+    header = json.loads(blob_path(recording.playback_sha256).read_bytes().split(b"\n")[0])
+    assert header["version"] == 2
