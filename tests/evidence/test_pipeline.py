@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -243,3 +244,50 @@ def test_session_recordings_become_searchable_sessions_with_events(source) -> No
 
     header = json.loads(blob_path(recording.playback_sha256).read_bytes().split(b"\n")[0])
     assert header["version"] == 2
+
+
+def test_a_10_mb_line_is_rejected_without_stopping_the_job(source) -> None:
+    data = auth_log(3) + b"<13>Jan  5 10:00:00 web1 app: " + b"A" * (10 * 1024 * 1024) + b"\n" + auth_log(6)
+    _, summary = ingest(source, data)
+    assert summary["rejected_by_reason"] == {"line_too_long": 1}
+    assert summary["events_stored"] >= 3
+    assert summary["records_with_events"] + summary["records_empty"] + summary["rejected"] == summary["lines_read"]
+    from evidence.models import RejectedRecord
+
+    assert len(RejectedRecord.objects.get(reason="line_too_long").raw) == RejectedRecord.RAW_CAP
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [("../../etc/cron.d/evil", "unsafe_path"), ("/etc/passwd", "unsafe_path")],
+)
+def test_hostile_session_archive_is_rejected_and_writes_nothing(source, tmp_path, member, reason) -> None:
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo(member)
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"owned"))
+    before = {p for p in tmp_path.parent.rglob("*")}
+    _, summary = ingest(source, buffer.getvalue(), fmt="sudo-io")
+    assert summary["rejected_by_reason"] == {reason: 1}
+    assert summary["events_stored"] == 0
+    assert {p for p in tmp_path.parent.rglob("*")} == before
+    assert not Path("/etc/cron.d/evil").exists()
+
+
+def test_staged_copy_keeps_only_new_records(source) -> None:
+    """The path a chunk takes when a concurrent chunk stored one of its records meanwhile."""
+    from evidence import writer
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    job, _ = ingest(source, auth_log(5))
+    stored = list(Event.objects.filter(job=job).order_by("position").values_list(*writer.COLUMNS))
+    extra = writer.COLUMNS.index("extra")
+    rows = [writer.EventRow(*row[:extra], integrity.extra_json(row[extra]), *row[extra + 1 :]) for row in stored]
+    again = [row._replace(chunk_id=row.chunk_id, position=100 + i) for i, row in enumerate(rows)]
+    fresh = rows[0]._replace(dedup_key=b"n" * 32, position=200)
+    inserted = writer._copy_staged([*again, fresh])
+    assert inserted == {200}
