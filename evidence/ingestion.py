@@ -40,7 +40,7 @@ from ismsapp.blobs import blob_path, store_bytes, store_stream
 from ismsapp.models import User
 
 logger = logging.getLogger(__name__)
-CHUNK_BYTES = 4 * 1024 * 1024  # about 25,000 auth.log lines
+CHUNK_BYTES = 1024 * 1024  # about 8,000 auth.log lines: memory stays small whatever the file
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -134,10 +134,12 @@ class RangeReader(io.RawIOBase):
 
 @dataclass
 class ChunkResult:
+    """Everything a chunk produced; lists are indexed by position."""
+
     rows: list[tuple[Any, ...]]
-    leaves: dict[int, bytes]  # position -> leaf hash
-    matched: dict[int, list[str]]  # position -> rule keys
-    times: dict[int, datetime | None]
+    leaves: list[bytes]
+    matched: list[list[str]]  # rule keys
+    times: list[datetime | None]
     rejected: list[RejectedRecord]
     records_read: int = 0
     records_empty: int = 0
@@ -162,10 +164,11 @@ class ChunkBuilder:
     def __init__(self, chunk: IngestionChunk, source: EvidenceSource, received_at: datetime) -> None:
         self.chunk, self.source, self.received_at = chunk, source, received_at
         self.match = rules.matcher(frozenset(source.supplier_account_list))
-        self.result = ChunkResult([], {}, {}, {}, [])
+        self.result = ChunkResult([], [], [], [], [])
 
     def add(self, event: Event, dedup_material: bytes, raw_offset: int, raw_length: int) -> None:
-        position = len(self.result.rows)
+        result = self.result
+        position = len(result.rows)
         pid = event.pid if event.pid is not None and -(2**63) < event.pid < 2**63 else None
         fields: dict[str, Any] = {
             "time": event.time.astimezone(UTC) if event.time else None,
@@ -185,21 +188,15 @@ class ChunkBuilder:
             "dedup_key": hashlib.sha256(dedup_material).digest(),
         }
         leaf = integrity.leaf_hash(fields)
-        self.result.leaves[position] = leaf
-        self.result.times[position] = fields["time"]
-        self.result.matched[position] = self.match(fields)
-        self.result.rows.append(
-            writer.EventRow(
-                source_id=self.source.pk,
-                job_id=self.chunk.job_id,
-                chunk_id=self.chunk.pk,
-                position=position,
-                leaf_hash=leaf,
-                raw_offset=raw_offset,
-                raw_length=raw_length,
-                **fields,
-            )
-        )
+        result.leaves.append(leaf)
+        result.times.append(fields["time"])
+        result.matched.append(self.match(fields))
+        result.rows.append((
+            self.source.pk, self.chunk.job_id, self.chunk.pk, position, fields["dedup_key"], leaf, fields["time"],
+            self.received_at, fields["host"], fields["program"], pid, fields["user"], fields["target_user"],
+            fields["source_ip"], fields["action"], fields["outcome"], fields["session_id"], fields["command"],
+            fields["message"], fields["extra"], raw_offset, raw_length,
+        ))  # in writer.COLUMNS order
 
     def reject(self, record: Record, reason: str, detail: str) -> None:
         self.result.rejected.append(

@@ -269,11 +269,11 @@ def test_hostile_session_archive_is_rejected_and_writes_nothing(source, tmp_path
         info = tarfile.TarInfo(member)
         info.size = 5
         archive.addfile(info, io.BytesIO(b"owned"))
-    before = {p for p in tmp_path.parent.rglob("*")}
+    before = set(tmp_path.parent.rglob("*"))
     _, summary = ingest(source, buffer.getvalue(), fmt="sudo-io")
     assert summary["rejected_by_reason"] == {reason: 1}
     assert summary["events_stored"] == 0
-    assert {p for p in tmp_path.parent.rglob("*")} == before
+    assert set(tmp_path.parent.rglob("*")) == before
     assert not Path("/etc/cron.d/evil").exists()
 
 
