@@ -13,9 +13,16 @@ def make_risk(compliance_officer, risk_owner, catalogue):
 
     def build(**overrides):
         values = {
-            "title": "Laptop theft", "owner": risk_owner, "inherent_likelihood": 3, "inherent_impact": 4,
-            "treatment_option": "modify", "residual_likelihood": 2, "residual_impact": 3,
-            "threat": "Theft", "vulnerability": "Unencrypted disks", "affects_confidentiality": True,
+            "title": "Laptop theft",
+            "owner": risk_owner,
+            "inherent_likelihood": 3,
+            "inherent_impact": 4,
+            "treatment_option": "modify",
+            "residual_likelihood": 2,
+            "residual_impact": 3,
+            "threat": "Theft",
+            "vulnerability": "Unencrypted disks",
+            "affects_confidentiality": True,
         }
         values.update(overrides)
         return services.create_risk(actor=compliance_officer, **values)

@@ -24,8 +24,9 @@ JUSTIFICATION = "Disks are encrypted; the remaining exposure is insured."
 
 
 def refusals() -> int:
-    return AuditEntry.objects.filter(action=AuditEntry.Action.ACCESS_DENIED,
-                                     additional_data__event="residual risk acceptance refused").count()
+    return AuditEntry.objects.filter(
+        action=AuditEntry.Action.ACCESS_DENIED, additional_data__event="residual risk acceptance refused"
+    ).count()
 
 
 def accept(actor, risk, **overrides):
@@ -64,17 +65,18 @@ def test_another_risk_owner_cannot_accept_even_through_the_api_with_a_guessed_id
     from ismsapp.roles import Role
 
     risk = make_risk()
-    other_owner = platform.create_user(actor=None, username="other_owner", password=PASSWORD,
-                                       roles=[Role.RISK_OWNER])
+    other_owner = platform.create_user(actor=None, username="other_owner", password=PASSWORD, roles=[Role.RISK_OWNER])
     client = APIClient()
     client.force_authenticate(other_owner)
-    response = client.post(f"/api/risks/{risk.pk}/accept/", {"password": PASSWORD, "justification": JUSTIFICATION},
-                           format="json")
+    response = client.post(
+        f"/api/risks/{risk.pk}/accept/", {"password": PASSWORD, "justification": JUSTIFICATION}, format="json"
+    )
     assert response.status_code == 404  # the risk is not theirs: not even its existence is confirmed
     assert refusals() == 1
     client.force_authenticate(personas["compliance_officer"])  # sees the risk, is not its owner
-    response = client.post(f"/api/risks/{risk.pk}/accept/", {"password": PASSWORD, "justification": JUSTIFICATION},
-                           format="json")
+    response = client.post(
+        f"/api/risks/{risk.pk}/accept/", {"password": PASSWORD, "justification": JUSTIFICATION}, format="json"
+    )
     assert response.status_code == 403
     assert refusals() == 2
     assert not RiskAcceptance.objects.exists()
@@ -84,7 +86,8 @@ def test_the_accept_page_refuses_others_and_logs_it(make_risk, client_for) -> No
     risk = make_risk()
     response = client_for("compliance_officer").post(
         reverse("risks:accept", args=[risk.pk]),
-        {"password": PASSWORD, "justification": JUSTIFICATION, "expires_on": "2027-01-01"})
+        {"password": PASSWORD, "justification": JUSTIFICATION, "expires_on": "2027-01-01"},
+    )
     assert response.status_code == 403
     assert refusals() == 1
     assert not RiskAcceptance.objects.exists()
@@ -97,7 +100,8 @@ def test_wrong_password_is_refused_and_logged(make_risk, risk_owner, client_for)
     assert "password" in error.value.message_dict
     response = client_for("risk_owner").post(
         reverse("risks:accept", args=[risk.pk]),
-        {"password": "nope", "justification": JUSTIFICATION, "expires_on": str(date.today() + timedelta(days=30))})
+        {"password": "nope", "justification": JUSTIFICATION, "expires_on": str(date.today() + timedelta(days=30))},
+    )
     assert response.status_code == 400
     assert "password" in response.context["form"].errors
     assert refusals() == 2
@@ -148,16 +152,25 @@ def test_an_admin_cannot_approve_their_own_acceptance(compliance_officer, catalo
     from ismsapp import services as platform
     from ismsapp.roles import Role
 
-    dual = platform.create_user(actor=None, username="dual", password=PASSWORD,
-                                roles=[Role.RISK_OWNER, Role.ISMS_ADMIN])
-    risk = services.create_risk(actor=compliance_officer, title="Dual role", owner=dual, inherent_likelihood=5,
-                                inherent_impact=5, treatment_option="retain", residual_likelihood=5,
-                                residual_impact=5)
+    dual = platform.create_user(
+        actor=None, username="dual", password=PASSWORD, roles=[Role.RISK_OWNER, Role.ISMS_ADMIN]
+    )
+    risk = services.create_risk(
+        actor=compliance_officer,
+        title="Dual role",
+        owner=dual,
+        inherent_likelihood=5,
+        inherent_impact=5,
+        treatment_option="retain",
+        residual_likelihood=5,
+        residual_impact=5,
+    )
     pending = accept(dual, risk)
     with pytest.raises(ValidationError):
         acceptance.decide_second_approval(actor=dual, acceptance=pending, approve=True)
-    refused = acceptance.decide_second_approval(actor=personas["isms_admin"], acceptance=pending, approve=False,
-                                                note="Too risky")
+    refused = acceptance.decide_second_approval(
+        actor=personas["isms_admin"], acceptance=pending, approve=False, note="Too risky"
+    )
     assert refused.status == RiskAcceptance.Status.REJECTED
 
 
@@ -228,6 +241,8 @@ def test_history_is_kept_across_re_acceptance(make_risk, risk_owner, compliance_
     services.update_risk(actor=compliance_officer, risk=risk, treatment_option="share")
     second = accept(risk_owner, Risk.objects.get(pk=risk.pk))
     assert list(risk.acceptances.order_by("accepted_at").values_list("status", flat=True)) == [
-        RiskAcceptance.Status.VOIDED, RiskAcceptance.Status.ACTIVE]
+        RiskAcceptance.Status.VOIDED,
+        RiskAcceptance.Status.ACTIVE,
+    ]
     assert first.snapshot["treatment_option"] == "modify"
     assert second.snapshot["treatment_option"] == "share"

@@ -56,8 +56,9 @@ def test_owner_change_moves_the_object_permissions(make_risk, compliance_officer
 
     risk = make_risk()
     assert risk_owner.has_perm("risks.accept_risk", risk)
-    successor = platform.create_user(actor=None, username="successor", password="Long-enough-pass-1",
-                                     roles=[Role.RISK_OWNER])
+    successor = platform.create_user(
+        actor=None, username="successor", password="Long-enough-pass-1", roles=[Role.RISK_OWNER]
+    )
     services.update_risk(actor=compliance_officer, risk=risk, owner=successor)
     risk_owner = type(risk_owner).objects.get(pk=risk_owner.pk)  # fresh permission cache
     successor = type(successor).objects.get(pk=successor.pk)
@@ -68,19 +69,36 @@ def test_owner_change_moves_the_object_permissions(make_risk, compliance_officer
 
 
 def test_status_follows_the_work(make_risk, compliance_officer, isms_admin) -> None:
-    risk = make_risk(inherent_likelihood=None, inherent_impact=None, treatment_option="", residual_likelihood=None,
-                     residual_impact=None)
+    risk = make_risk(
+        inherent_likelihood=None,
+        inherent_impact=None,
+        treatment_option="",
+        residual_likelihood=None,
+        residual_impact=None,
+    )
     assert risk.status == Risk.Status.IDENTIFIED
     risk = services.update_risk(actor=compliance_officer, risk=risk, inherent_likelihood=3, inherent_impact=3)
     assert risk.status == Risk.Status.ASSESSED
     risk = services.update_risk(actor=compliance_officer, risk=risk, treatment_option="modify")
     assert risk.status == Risk.Status.TREATMENT_PLANNED
-    action = services.save_action(actor=compliance_officer, risk=risk, description="Encrypt disks", owner=isms_admin,
-                                  due_date=date.today() + timedelta(days=30))
+    action = services.save_action(
+        actor=compliance_officer,
+        risk=risk,
+        description="Encrypt disks",
+        owner=isms_admin,
+        due_date=date.today() + timedelta(days=30),
+    )
     risk = services.update_risk(actor=compliance_officer, risk=risk, residual_likelihood=1, residual_impact=3)
     assert risk.status == Risk.Status.TREATMENT_PLANNED  # an action is still open
-    services.save_action(actor=compliance_officer, risk=risk, action=action, description="Encrypt disks",
-                         owner=isms_admin, due_date=action.due_date, status="done")
+    services.save_action(
+        actor=compliance_officer,
+        risk=risk,
+        action=action,
+        description="Encrypt disks",
+        owner=isms_admin,
+        due_date=action.due_date,
+        status="done",
+    )
     risk.refresh_from_db()
     assert risk.status == Risk.Status.TREATED
     with pytest.raises(ValidationError):
@@ -118,8 +136,9 @@ def test_a_broken_methodology_is_refused(compliance_officer, change, field) -> N
     assert field in error.value.message_dict
 
 
-def test_soa_shows_treated_risks_and_flags_excluded_treatment_controls(make_risk, client_for,
-                                                                         compliance_officer) -> None:
+def test_soa_shows_treated_risks_and_flags_excluded_treatment_controls(
+    make_risk, client_for, compliance_officer
+) -> None:
     control = Control.objects.get(edition="2022", ref="8.24")
     risk = make_risk(controls=[control])
     client = client_for("compliance_officer")
@@ -132,9 +151,16 @@ def test_soa_shows_treated_risks_and_flags_excluded_treatment_controls(make_risk
     rows = {r["Control"]: r for r in csv.DictReader(io.StringIO(export.content.decode("utf-8-sig")))}
     assert "Risk treatment" in rows["8.24"]["Inclusion reasons"]
     entry = SoAEntry.objects.get(control=control)
-    soa_services.update_soa_entry(actor=compliance_officer, entry=entry, expected_version=entry.row_version,
-                                  applicable=False, inclusion_reasons=[], justification="Not needed",
-                                  implementation_status="not_started", owner=None)
+    soa_services.update_soa_entry(
+        actor=compliance_officer,
+        entry=entry,
+        expected_version=entry.row_version,
+        applicable=False,
+        inclusion_reasons=[],
+        justification="Not needed",
+        implementation_status="not_started",
+        owner=None,
+    )
     page = client.get(reverse("controls:soa", args=["2022"]))
     assert b"inconsistent" in page.content
     detail = client.get(reverse("risks:detail", args=[risk.pk]))
@@ -146,8 +172,9 @@ def test_risk_owners_see_only_their_risks(make_risk, client_for, personas) -> No
     from ismsapp.roles import Role
 
     mine = make_risk(title="Mine")
-    other_owner = platform.create_user(actor=None, username="someone_else", password="Long-enough-pass-1",
-                                       roles=[Role.RISK_OWNER])
+    other_owner = platform.create_user(
+        actor=None, username="someone_else", password="Long-enough-pass-1", roles=[Role.RISK_OWNER]
+    )
     theirs = make_risk(title="Theirs", owner=other_owner)
     client = client_for("risk_owner")
     register = client.get(reverse("risks:register"))
@@ -189,21 +216,35 @@ def test_register_filters_sorting_heatmaps_and_constant_queries(make_risk, clien
 def test_api_creates_risks_and_actions(personas, catalogue) -> None:
     api = APIClient()
     api.force_authenticate(personas["compliance_officer"])
-    created = api.post("/api/risks/", {"title": "API risk", "owner": "risk_owner", "inherent_likelihood": 2,
-                                       "inherent_impact": 2, "treatment_option": "modify",
-                                       "controls": ["2022:8.15", "2013:A.12.4.1"]}, format="json")
+    created = api.post(
+        "/api/risks/",
+        {
+            "title": "API risk",
+            "owner": "risk_owner",
+            "inherent_likelihood": 2,
+            "inherent_impact": 2,
+            "treatment_option": "modify",
+            "controls": ["2022:8.15", "2013:A.12.4.1"],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     assert created.json()["inherent_level"] == "low"
     assert sorted(created.json()["controls"]) == ["2013:A.12.4.1", "2022:8.15"]
-    bad = api.post("/api/risks/", {"title": "x", "owner": "risk_owner", "inherent_likelihood": 9,
-                                   "inherent_impact": 1}, format="json")
+    bad = api.post(
+        "/api/risks/",
+        {"title": "x", "owner": "risk_owner", "inherent_likelihood": 9, "inherent_impact": 1},
+        format="json",
+    )
     assert bad.status_code == 400
     assert "inherent_likelihood" in bad.json()
-    unknown = api.post("/api/risks/", {"title": "x", "owner": "risk_owner", "controls": ["2022:99.9"]},
-                       format="json")
+    unknown = api.post("/api/risks/", {"title": "x", "owner": "risk_owner", "controls": ["2022:99.9"]}, format="json")
     assert unknown.status_code == 400
-    action = api.post("/api/treatment-actions/", {"risk": created.json()["reference"], "description": "Do it",
-                                                  "owner": "isms_admin", "due_date": "2027-01-01"}, format="json")
+    action = api.post(
+        "/api/treatment-actions/",
+        {"risk": created.json()["reference"], "description": "Do it", "owner": "isms_admin", "due_date": "2027-01-01"},
+        format="json",
+    )
     assert action.status_code == 201, action.json()
     api.force_authenticate(personas["internal_auditor"])
     assert api.post("/api/risks/", {"title": "x", "owner": "risk_owner"}, format="json").status_code == 403
