@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -22,42 +21,19 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.harness import ROOT, emit
 
 LINES = int(os.environ.get("BENCH_EVIDENCE_LINES", "1000000"))
-USERS = ["alice", "bob", "carol", "deploy", "backup", "root", "oracle", "admin", "git", "test"]
-HOSTS = ["web1", "web2", "db1", "bastion", "ci"]
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+def generate(path: Path, lines: int) -> None:
+    """Realistic auth.log traffic (logins, failures, sudo, sessions, cron), ending about now."""
+    from evidence.synthetic import auth_log_lines
 
-
-def generate(path: Path, lines: int, seed: int = 7) -> None:
-    """Realistic auth.log traffic: logins, failures, sudo, sessions, cron."""
-    rng = random.Random(seed)
-    templates = [
-        "sshd[{pid}]: Accepted publickey for {user} from 203.0.113.{ip} port {port} ssh2: ED25519 SHA256:abc{n}",
-        "sshd[{pid}]: Failed password for {user} from 198.51.100.{ip} port {port} ssh2",
-        "sshd[{pid}]: Failed password for invalid user {user}{n} from 192.0.2.{ip} port {port} ssh2",
-        "sshd[{pid}]: pam_unix(sshd:session): session opened for user {user}(uid=1000) by (uid=0)",
-        "sshd[{pid}]: pam_unix(sshd:session): session closed for user {user}",
-        "sudo:    {user} : TTY=pts/{ip} ; PWD=/home/{user} ; USER=root ; COMMAND=/usr/bin/systemctl restart app{n}",
-        "CRON[{pid}]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)",
-        "systemd-logind[812]: New session {n} of user {user}.",
-        "sshd[{pid}]: Received disconnect from 203.0.113.{ip} port {port}:11: disconnected by user",
-        "sshd[{pid}]: Connection closed by authenticating user {user} 198.51.100.{ip} port {port} [preauth]",
-    ]
+    step = timedelta(seconds=0.05)
     with path.open("w") as out:
-        for n in range(lines):
-            second = n // 20
-            stamp = (
-                f"{MONTHS[(second // 2_592_000) % 12]} {1 + (second // 86400) % 28:2d} "
-                f"{(second // 3600) % 24:02d}:{(second // 60) % 60:02d}:{second % 60:02d}"
-            )
-            text = rng.choice(templates).format(
-                pid=1000 + n % 50000, user=rng.choice(USERS), ip=rng.randint(1, 254), port=rng.randint(1024, 65535), n=n
-            )
-            out.write(f"{stamp} {rng.choice(HOSTS)} {text}\n")
+        out.writelines(auth_log_lines(lines, start=datetime.now(UTC) - step * lines, step=step))
 
 
 def parse_only(path: Path) -> float:

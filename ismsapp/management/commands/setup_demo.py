@@ -9,6 +9,7 @@ from django.db import transaction
 
 from ismsapp.audit import audit_context
 from ismsapp.demo import load_demo_people
+from ismsapp.models import User
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from controls.demo import load_demo_soa
+        from evidence.demo import load_demo_evidence
         from risks.demo import accept_demo_risks, load_demo_risks
 
         with audit_context(label="command:setup_demo"), transaction.atomic():
@@ -24,7 +26,8 @@ class Command(BaseCommand):
             risks = load_demo_risks()
             owner_password = next(c.password for c in credentials if c.username == "riskowner")
             acceptances = accept_demo_risks(owner_password)
-        self.stdout.write(f"{soa}; {risks}; {acceptances}")
+            evidence = load_demo_evidence(User.objects.get(username="admin"))
+        self.stdout.write(f"{soa}; {risks}; {acceptances}; {evidence}")
         self.stdout.write(self.style.SUCCESS("Demo users (passwords kept in var/demo-credentials.json):"))
         for credential in credentials:
             self.stdout.write(
