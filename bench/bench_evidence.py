@@ -207,6 +207,8 @@ def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
             f"127.0.0.1:{port}",
             "--source",
             name,
+            "--owner",
+            "bench-evidence",
             "--flush-seconds",
             "1",
         ],

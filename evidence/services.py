@@ -54,11 +54,26 @@ def rotate_token(*, actor: User, source: EvidenceSource) -> str:
     return token
 
 
-def ensure_source(*, actor: User | None, name: str, fmt: str, owner: User) -> EvidenceSource:
-    """The source called ``name``, created on first use (by the ingest command)."""
+def ensure_source(*, actor: User | None, name: str, fmt: str, owner_username: str = "") -> EvidenceSource:
+    """The source called ``name``, created on first use by a command: owned by ``owner_username``,
+    or else by the first ISMS admin. ``ValueError`` names what is missing."""
     source = EvidenceSource.objects.filter(name=name).first()
-    if source is None:
-        source, _ = create_source(actor=actor, name=name, default_format=fmt, owner=owner)
+    if source is not None:
+        return source
+    users = User.objects.filter(is_active=True)
+    owner = (
+        users.filter(username=owner_username).first()
+        if owner_username
+        else users.filter(groups__name="ISMS admin").order_by("pk").first()
+        or users.filter(is_superuser=True).order_by("pk").first()
+    )
+    if owner is None:
+        raise ValueError(
+            f"No active user {owner_username!r} to own the new source."
+            if owner_username
+            else "No ISMS admin to own the new source: pass --owner USERNAME (make setup creates demo users)."
+        )
+    source, _ = create_source(actor=actor, name=name, default_format=fmt, owner=owner)
     return source
 
 

@@ -221,6 +221,24 @@ def test_ingest_command_refuses_bad_arguments(isms_admin, tmp_path) -> None:
         call_command("ingest", "--source", "x", "--format", "syslog", str(tmp_path / "missing.log"))
     with pytest.raises(CommandError):
         call_command("ingest", "--source", "x", "--format", "nonsense", str(tmp_path))
+    log = tmp_path / "auth.log"
+    log.write_bytes(auth_log(3))
+    with pytest.raises(CommandError, match="No active user 'ghost'"):
+        call_command("ingest", "--source", "x", "--format", "syslog", "--owner", "ghost", str(log))
+    assert not IngestionJob.objects.exists()
+
+
+def test_ingest_command_without_any_admin_asks_for_an_owner(personas, compliance_officer, tmp_path) -> None:
+    personas["isms_admin"].is_active = False
+    personas["isms_admin"].save()
+    log = tmp_path / "auth.log"
+    log.write_bytes(auth_log(3))
+    with pytest.raises(CommandError, match="pass --owner USERNAME"):
+        call_command("ingest", "--source", "x", "--format", "syslog", str(log))
+    call_command(
+        "ingest", "--source", "x", "--format", "syslog", "--owner", "compliance_officer", str(log), stdout=io.StringIO()
+    )
+    assert IngestionJob.objects.get().source.owner == compliance_officer
 
 
 def test_session_recordings_become_searchable_sessions_with_events(source) -> None:

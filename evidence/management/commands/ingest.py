@@ -12,7 +12,6 @@ from evidence import ingestion, services
 from evidence.formats import FORMATS
 from evidence.models import IngestionJob
 from ismsapp.audit import audit_context
-from ismsapp.models import User
 
 
 class Command(BaseCommand):
@@ -32,17 +31,14 @@ class Command(BaseCommand):
         missing = [str(p) for p in options["paths"] if not p.is_file()]
         if missing:
             raise CommandError(f"Not a file: {', '.join(missing)}")
-        owner = (
-            User.objects.filter(username=options["owner"]).first()
-            if options["owner"]
-            else User.objects.filter(is_active=True, groups__name="ISMS admin").order_by("pk").first()
-            or User.objects.filter(is_superuser=True).order_by("pk").first()
-        )
-        if owner is None:
-            raise CommandError("No owner for the source: pass --owner USERNAME (run make setup for demo users).")
         summaries = []
         with audit_context(label="command:ingest"):
-            source = services.ensure_source(actor=None, name=options["source"], fmt=options["fmt"], owner=owner)
+            try:
+                source = services.ensure_source(
+                    actor=None, name=options["source"], fmt=options["fmt"], owner_username=options["owner"]
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
             for path in options["paths"]:
                 with path.open("rb") as stream:
                     job = ingestion.create_job(

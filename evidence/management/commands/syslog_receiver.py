@@ -9,7 +9,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence import services, syslog_server
-from ismsapp.models import User
 
 
 class Command(BaseCommand):
@@ -22,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--tcp", help="HOST:PORT to listen on (TCP).")
         parser.add_argument("--udp", help="HOST:PORT to listen on (UDP).")
         parser.add_argument("--source", default="syslog", help="Source receiving the messages (created if needed).")
+        parser.add_argument("--owner", default="", help="Username owning a new source (default: first ISMS admin).")
         parser.add_argument("--flush-seconds", type=float, default=2.0)
         parser.add_argument("--flush-bytes", type=int, default=4 * 1024 * 1024)
         parser.add_argument(
@@ -39,15 +39,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["tcp"] and not options["udp"]:
             raise CommandError("Give --tcp HOST:PORT and/or --udp HOST:PORT.")
-        owner = (
-            User.objects.filter(is_active=True, groups__name="ISMS admin").order_by("pk").first()
-            or User.objects.filter(is_superuser=True).order_by("pk").first()
-        )
-        source = services.EvidenceSource.objects.filter(name=options["source"]).first()
-        if source is None:
-            if owner is None:
-                raise CommandError("Create the source first (no ISMS admin to own it).")
-            source = services.ensure_source(actor=None, name=options["source"], fmt="syslog", owner=owner)
+        try:
+            source = services.ensure_source(
+                actor=None, name=options["source"], fmt="syslog", owner_username=options["owner"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         flush = syslog_server.job_writer(source, enqueue=not options["inline"])
 
         def ready(bound: dict[str, Any]) -> None:
