@@ -81,27 +81,22 @@ def write_rows(rows: list[tuple[Any, ...]]) -> set[int]:
 
 
 def _copy(rows: list[tuple[Any, ...]]) -> set[int]:
-    """Skip the records already stored (one indexed lookup for the whole batch) and COPY the rest
-    straight into the table. If a concurrent chunk stored one of them meanwhile, the unique index
-    refuses the COPY and the batch goes through the staging table with ON CONFLICT DO NOTHING."""
-    source_id = rows[0][COLUMNS.index("source_id")]
+    """COPY the rows straight into the table (a record repeated inside the batch is sent once).
+    If one was stored before (a file ingested again, or a concurrent chunk), the unique index
+    refuses the COPY and the batch goes through the staging table with ON CONFLICT DO NOTHING:
+    the common case pays for no look-up, the rare one for a second pass."""
     dedup = COLUMNS.index("dedup_key")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT dedup_key FROM {Event._meta.db_table} WHERE source_id = %s AND dedup_key = ANY(%s)",  # noqa: S608
-            [source_id, [row[dedup] for row in rows]],
-        )
-        seen = {bytes(key) for (key,) in cursor.fetchall()}
+    seen: set[bytes] = set()
     fresh = []
     for row in rows:
         if row[dedup] not in seen:
-            seen.add(row[dedup])  # a record repeated inside the batch is stored once
+            seen.add(row[dedup])
             fresh.append(row)
     try:
         with transaction.atomic():
             _copy_into(Event._meta.db_table, fresh)
     except IntegrityError:
-        return _copy_staged(rows)
+        return _copy_staged(fresh)
     position = COLUMNS.index("position")
     return {row[position] for row in fresh}
 
@@ -110,6 +105,7 @@ def _copy_into(table: str, rows: list[tuple[Any, ...]]) -> None:
     from psycopg.types.json import Jsonb
 
     with (
+        connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError on a conflict)
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({_quoted(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
     ):

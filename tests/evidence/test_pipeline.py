@@ -309,3 +309,12 @@ def test_staged_copy_keeps_only_new_records(source) -> None:
     fresh = rows[0]._replace(dedup_key=b"n" * 32, position=200)
     inserted = writer._copy_staged([*again, fresh])
     assert inserted == {200}
+
+
+def test_rows_carry_the_hashed_values_in_canonical_order() -> None:
+    """ChunkBuilder writes the hashed values straight into the row: both layouts must agree."""
+    from evidence import integrity, writer
+
+    start = writer.COLUMNS.index("time")
+    assert writer.COLUMNS[start : start + len(integrity.CANONICAL_FIELDS) - 1] == integrity.CANONICAL_FIELDS[:-1]
+    assert integrity.CANONICAL_FIELDS[-1] == "dedup_key"
