@@ -24,8 +24,9 @@ from evidence.api.serializers import EventSerializer, JobSerializer, SessionSeri
 from evidence.formats import FORMATS
 from evidence.forms import EventFilterForm
 from evidence.models import Event, EvidenceSource, IngestionJob, SessionRecording
+from evidence.parsers.base import ParseError
+from evidence.parsers.inflate import Budget, GzipReader
 from evidence.querysets import filter_events
-from evidence.streams import GzipLimitedReader, StreamRejected
 from ismsapp.permissions import ScopedViewSetMixin
 
 
@@ -102,7 +103,8 @@ class IngestView(APIView):
         body: Any = request._request
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "").lower()
         if encoding == "gzip":
-            body = GzipLimitedReader(body, max_output=settings.EVIDENCE_MAX_UPLOAD_BYTES)
+            budget = Budget(settings.EVIDENCE_MAX_UPLOAD_BYTES, "too_large")
+            body = GzipReader(body, budget, truncated="truncated_gzip", corrupt="bad_gzip")
         elif encoding not in ("", "identity"):
             return Response(
                 {"detail": f"Unsupported Content-Encoding {encoding!r} (use gzip)."},
@@ -117,7 +119,7 @@ class IngestView(APIView):
                 filename=request.query_params.get("filename", "http-push")[:255],
                 receiver=IngestionJob.Receiver.PUSH,
             )
-        except StreamRejected as exc:
+        except ParseError as exc:  # from the gzip reader: what was wrong with the body
             return Response({"detail": exc.detail, "reason": exc.reason}, status=status.HTTP_400_BAD_REQUEST)
         except ValueError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -14,20 +14,10 @@ A session directory holds:
   magic, whatever the name), read sequentially as the timing consumes them.
 
 ``parse_sudo_iolog_dir`` reads one such directory, ``parse_sudo_iolog_archive`` every session
-directory (any directory with a ``timing`` file) of an uploaded ``.tar``, ``.tar.gz`` or ``.zip``,
-without extracting anything: the upload is copied (size-capped) to an anonymous temporary file,
-members are validated from their headers, streamed in blocks through the caps below (decompressed
-by this module, so every byte is counted) and the session files spooled to a second anonymous
-temporary file. Memory stays bounded whatever the archive; disk use is bounded by the caps.
-
-Archive rejections (the whole archive, ``ParseError`` reason): ``unsafe_path`` (absolute, ``..``,
-backslash, drive letter, NUL, over-long or over-deep names), ``link_in_archive`` (symbolic or hard
-links), ``special_member`` (devices, FIFOs, sparse files), ``duplicate_member``,
-``encrypted_member``, ``too_many_members``, ``member_too_large``, ``archive_too_large`` (total
-uncompressed size), ``decompression_bomb`` (compression ratio), ``truncated_archive``,
-``corrupt_archive``, ``unsupported_archive``, ``no_session``. A session directory that cannot be
-parsed rejects the archive too (the detail names the directory): partial evidence from an upload
-is worse than a clear refusal.
+directory (any directory with a ``timing`` file) of an uploaded ``.tar``, ``.tar.gz`` or ``.zip``
+through ``evidence.parsers.archive`` (nothing extracted; its rejections apply), plus ``no_session``
+for an archive without one. A session directory that cannot be parsed rejects the archive too (the
+detail names the directory): partial evidence from an upload is worse than a clear refusal.
 
 ``SessionRecording.sha256`` of a session is the SHA-256 of its manifest (one ``name sha256`` line
 per session file, sorted); the per-file hashes are in ``extra["files"]`` and, for archives, the
@@ -43,24 +33,20 @@ import io
 import os
 import re
 import stat
-import struct
-import tarfile
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, BinaryIO, NamedTuple, Protocol, Self
+from typing import IO, Any, BinaryIO, NamedTuple, Protocol
 
+from evidence.parsers import archive
 from evidence.parsers.base import READ_BLOCK, OversizedRecord, ParseError, decode_text, iter_lines
+from evidence.parsers.inflate import Budget, open_maybe_gzip
 from evidence.parsers.sessions import (
     MAX_BAD_LINES,
     MAX_SESSION_BYTES,
     MAX_SESSION_SECONDS,
     FrameBuilder,
-    MeteredReader,
     SessionRecording,
     WarningLog,
     build_recording,
@@ -71,14 +57,6 @@ from evidence.parsers.sessions import (
 
 # --- limits -------------------------------------------------------------------------------------
 
-MAX_ARCHIVE_MEMBERS = 10_000  # entries of any type (a session directory has 4 to 8 files)
-MAX_MEMBER_BYTES = MAX_SESSION_BYTES  # uncompressed size of one member
-MAX_ARCHIVE_BYTES = 256 * 1024 * 1024  # total uncompressed size, and the size of the upload itself
-MAX_COMPRESSION_RATIO = 200  # uncompressed / compressed; text logs rarely pass 20
-RATIO_CHECK_AFTER = 8 * 1024 * 1024  # ratios are only meaningful once this much has come out
-MAX_EXTENDED_HEADER_BYTES = 64 * 1024  # tar pax / GNU long-name headers (read whole by tarfile)
-MAX_NAME_LENGTH = 1024
-MAX_PATH_DEPTH = 32
 MAX_LOG_BYTES = 1024 * 1024  # log / log.json
 MAX_TIMING_LINE = 256
 
@@ -86,124 +64,8 @@ STREAMS = ("stdin", "stdout", "stderr", "ttyin", "ttyout")  # indexed by timing 
 SESSION_FILES = frozenset({"log", "log.json", "timing", *STREAMS})
 _EVENT_WINSIZE, _EVENT_TTYOUT_1_8_7, _EVENT_SUSPEND = 5, 6, 7
 _STREAM_KINDS = {"stdin": "i", "stdout": "o", "stderr": "o", "ttyin": "i", "ttyout": "o"}
-_GZIP_MAGIC = b"\x1f\x8b"
 _DELAY = re.compile(r"(\d{1,12})[.,](\d{1,30})")
 _SEQUENCE_PART = re.compile(r"[0-9A-Z]{2}")
-_LINK_TYPES = frozenset({tarfile.SYMTYPE, tarfile.LNKTYPE})
-_EXTENDED_TYPES = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, b"L", b"K"})
-
-
-# --- bounded decompression ----------------------------------------------------------------------
-
-
-class Budget:
-    """Counts bytes coming out of a source (and going into its decompressors) against the caps."""
-
-    def __init__(self, limit: int, too_large: str) -> None:
-        self.limit, self.too_large = limit, too_large
-        self.total = 0  # bytes produced, compressed or not
-        self.compressed_in = self.inflated_out = 0
-
-    def produced(self, size: int, *, inflated: bool = False) -> None:
-        self.total += size
-        if self.total > self.limit:
-            raise ParseError(self.too_large, f"more than {self.limit} bytes uncompressed")
-        if inflated:
-            self.inflated_out += size
-            self._check_ratio()
-
-    def consumed(self, size: int) -> None:
-        self.compressed_in += size
-
-    def _check_ratio(self) -> None:
-        if self.inflated_out > RATIO_CHECK_AFTER and self.inflated_out > self.compressed_in * MAX_COMPRESSION_RATIO:
-            raise ParseError(
-                "decompression_bomb",
-                f"{self.inflated_out} bytes from {self.compressed_in} compressed (ratio over {MAX_COMPRESSION_RATIO})",
-            )
-
-
-class _SourceReader(io.RawIOBase):
-    """A raw reader over ``source`` that counts against ``budget``; closes the source if it owns it."""
-
-    def __init__(self, source: IO[bytes], budget: Budget, *, owns_source: bool = False) -> None:
-        super().__init__()
-        self._source, self._budget, self._owns_source = source, budget, owns_source
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        if self._owns_source and not self.closed:
-            self._source.close()
-        super().close()
-
-
-class BudgetReader(_SourceReader):
-    """A plain (uncompressed) source, counted against a budget."""
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        self._budget.produced(len(data))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-class GzipReader(_SourceReader):
-    """Inflates a gzip source (several members allowed) block by block, never more than asked for,
-    counting input and output against a budget. A stream without its end marker is ``truncated``;
-    anything after the last member that is not another member is ignored."""
-
-    def __init__(
-        self, source: IO[bytes], budget: Budget, truncated: str, corrupt: str, *, owns_source: bool = False
-    ) -> None:
-        super().__init__(source, budget, owns_source=owns_source)
-        self._truncated, self._corrupt = truncated, corrupt
-        self._inflate = zlib.decompressobj(wbits=31)
-        self._pending = b""
-        self._finished = False
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._finished:
-            if self._inflate.eof and not self._next_member():
-                break
-            if not self._pending and not self._fill():
-                raise ParseError(self._truncated, "gzip data ends before its end-of-stream marker")
-            fed = len(self._pending)
-            try:
-                out = self._inflate.decompress(self._pending, len(buffer))
-            except zlib.error as exc:
-                raise ParseError(self._corrupt, f"gzip: {exc}") from exc
-            self._pending = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
-            self._budget.consumed(fed - len(self._pending))
-            if out:
-                self._budget.produced(len(out), inflated=True)
-                buffer[: len(out)] = out
-                return len(out)
-        return 0
-
-    def _fill(self) -> bool:
-        chunk = self._source.read(READ_BLOCK)
-        self._pending += chunk
-        return bool(chunk)
-
-    def _next_member(self) -> bool:
-        while len(self._pending) < len(_GZIP_MAGIC) and self._fill():
-            pass
-        if not self._pending.startswith(_GZIP_MAGIC):
-            self._finished = True
-            return False
-        self._inflate = zlib.decompressobj(wbits=31)
-        return True
-
-
-def open_maybe_gzip(
-    raw: io.BufferedReader[Any], budget: Budget, truncated: str = "truncated_stream", corrupt: str = "corrupt_stream"
-) -> io.BufferedReader[Any]:
-    """``raw`` decompressed if it starts with the gzip magic, counted against ``budget`` either way."""
-    if raw.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC:
-        return io.BufferedReader(GzipReader(raw, budget, truncated, corrupt, owns_source=True), READ_BLOCK)
-    return io.BufferedReader(BudgetReader(raw, budget, owns_source=True), READ_BLOCK)
 
 
 # --- session metadata: log / log.json -----------------------------------------------------------
@@ -637,207 +499,15 @@ def parse_sudo_iolog_dir(path: str | os.PathLike[str]) -> SessionRecording:
     return parse_session(DirectoryFiles(directory))
 
 
-# --- archives -----------------------------------------------------------------------------------
-
-
-def safe_member_name(name: str) -> str:
-    """The normalised relative path of an archive member, or ``ParseError("unsafe_path")``."""
-    if not name or len(name) > MAX_NAME_LENGTH or "\x00" in name or "\\" in name:
-        raise ParseError("unsafe_path", f"member name {name[:80]!r}")
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        raise ParseError("unsafe_path", f"absolute member name {name[:80]!r}")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise ParseError("unsafe_path", f"member name with '..': {name[:80]!r}")
-    if not parts or len(parts) > MAX_PATH_DEPTH:
-        raise ParseError("unsafe_path", f"member name {name[:80]!r} is empty or too deep")
-    return "/".join(parts)
-
-
-class _Spool:
-    """Member contents appended to one anonymous temporary file, indexed by normalised name."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.members: dict[str, tuple[int, int]] = {}
-        self._seen: set[str] = set()
-        self._count = 0
-
-    def admit(self, raw_name: str) -> str:
-        """Count a member and check its name (``too_many_members``, ``unsafe_path``, ``duplicate_member``)."""
-        self._count += 1
-        if self._count > MAX_ARCHIVE_MEMBERS:
-            raise ParseError("too_many_members", f"more than {MAX_ARCHIVE_MEMBERS} members")
-        name = safe_member_name(raw_name)
-        if name in self._seen:
-            raise ParseError("duplicate_member", f"{name} appears twice")
-        self._seen.add(name)
-        return name
-
-    def wanted(self, name: str) -> bool:
-        return PurePosixPath(name).name in SESSION_FILES
-
-    def store(self, name: str, source: IO[bytes]) -> None:
-        """Copy a member in blocks; stop as soon as it passes ``MAX_MEMBER_BYTES``."""
-        self.file.seek(0, io.SEEK_END)
-        offset, size = self.file.tell(), 0
-        while block := source.read(READ_BLOCK):
-            size += len(block)
-            if size > MAX_MEMBER_BYTES:
-                raise ParseError("member_too_large", f"{name} is larger than {MAX_MEMBER_BYTES} bytes")
-            self.file.write(block)
-        self.members[name] = (offset, size)
-
-    def sessions(self) -> Iterator[SpooledFiles]:
-        """One ``SpooledFiles`` per directory holding a ``timing`` file, in path order."""
-        by_directory: dict[str, dict[str, tuple[int, int]]] = {}
-        for name, where in self.members.items():
-            path = PurePosixPath(name)
-            by_directory.setdefault(str(path.parent), {})[path.name] = where
-        for directory, ranges in sorted(by_directory.items()):
-            if "timing" in ranges:
-                yield SpooledFiles(self.file, ranges, directory)
-
-
-def _check_declared_size(name: str, size: int) -> None:
-    if size > MAX_MEMBER_BYTES:
-        raise ParseError("member_too_large", f"{name} declares {size} bytes (limit {MAX_MEMBER_BYTES})")
-
-
-class _GuardedTarInfo(tarfile.TarInfo):
-    """Refuses oversized pax / GNU long-name headers, which ``tarfile`` would read whole into memory."""
-
-    @classmethod
-    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
-        info = super().frombuf(buf, encoding, errors)
-        if info.type in _EXTENDED_TYPES and info.size > MAX_EXTENDED_HEADER_BYTES:
-            raise ParseError("member_too_large", f"extended tar header of {info.size} bytes")
-        return info
-
-
-def _tar_member(spool: _Spool, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-    name = spool.admit(member.name)
-    if member.type in _LINK_TYPES:
-        raise ParseError("link_in_archive", f"{name} is a link to {member.linkname[:80]!r}")
-    if member.isdir():
-        return
-    if not member.isreg() or member.issparse():
-        raise ParseError("special_member", f"{name} is not a regular file (type {member.type!r})")
-    _check_declared_size(name, member.size)
-    if spool.wanted(name):
-        source = archive.extractfile(member)
-        if source is None:
-            raise ParseError("corrupt_archive", f"{name} cannot be read")
-        spool.store(name, source)
-
-
-def _read_tar(spool: _Spool, source: io.RawIOBase) -> None:
-    """Read the members, then the rest of the stream (so a gzip trailer is checked: CRC, length)."""
-    try:
-        with tarfile.open(fileobj=source, mode="r|", tarinfo=_GuardedTarInfo) as archive:
-            for member in archive:
-                _tar_member(spool, archive, member)
-        while source.read(READ_BLOCK):
-            pass
-    except tarfile.TarError as exc:
-        text = str(exc)
-        truncated = "unexpected end" in text or "truncated" in text
-        raise ParseError("truncated_archive" if truncated else "corrupt_archive", f"tar: {text}") from exc
-    except EOFError as exc:
-        raise ParseError("truncated_archive", f"tar: {exc}") from exc
-
-
-def _zip_entry_count(fileobj: IO[bytes]) -> int:
-    """The member count from the end-of-central-directory record, read before ``zipfile`` builds
-    its whole member list in memory (zip64 included)."""
-    fileobj.seek(0, io.SEEK_END)
-    size = fileobj.tell()
-    tail_start = max(0, size - (22 + 65535))
-    fileobj.seek(tail_start)
-    tail = fileobj.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        raise ParseError("corrupt_archive", "zip without an end-of-central-directory record")
-    count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
-    if count == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
-        (zip64_at,) = struct.unpack("<Q", tail[at - 12 : at - 4])
-        fileobj.seek(zip64_at)
-        record = fileobj.read(56)
-        if len(record) < 56 or record[:4] != b"PK\x06\x06":
-            raise ParseError("corrupt_archive", "bad zip64 end-of-central-directory record")
-        (count,) = struct.unpack("<Q", record[32:40])
-    return int(count)
-
-
-def _zip_member(spool: _Spool, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    name = spool.admit(info.filename)
-    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0
-    if kind == stat.S_IFLNK:
-        raise ParseError("link_in_archive", f"{name} is a symbolic link")
-    if info.is_dir() or kind == stat.S_IFDIR:
-        return
-    if kind not in (0, stat.S_IFREG):
-        raise ParseError("special_member", f"{name} is not a regular file")
-    if info.flag_bits & 0x1:
-        raise ParseError("encrypted_member", f"{name} is encrypted")
-    if info.file_size > RATIO_CHECK_AFTER and info.file_size > max(info.compress_size, 1) * MAX_COMPRESSION_RATIO:
-        raise ParseError("decompression_bomb", f"{name}: {info.file_size} bytes from {info.compress_size}")
-    _check_declared_size(name, info.file_size)
-    if spool.wanted(name):
-        with archive.open(info) as source:
-            spool.store(name, source)
-
-
-def _read_zip(spool: _Spool, fileobj: IO[bytes], budget: Budget) -> None:
-    if _zip_entry_count(fileobj) > MAX_ARCHIVE_MEMBERS:
-        raise ParseError("too_many_members", f"more than {MAX_ARCHIVE_MEMBERS} members")
-    fileobj.seek(0)
-    try:
-        with zipfile.ZipFile(fileobj) as archive:
-            for info in archive.infolist():
-                budget.produced(info.file_size)
-                _zip_member(spool, archive, info)
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ParseError("corrupt_archive", f"zip: {exc}") from exc
-    except NotImplementedError as exc:  # compression methods zipfile cannot read
-        raise ParseError("unsupported_archive", f"zip: {exc}") from exc
-
-
-def _copy_upload(fileobj: BinaryIO, copy: IO[bytes]) -> str:
-    """Copy the upload (seekable or not) to ``copy``, size-capped; return its SHA-256."""
-    metered = MeteredReader(fileobj, MAX_ARCHIVE_BYTES, "archive_too_large")
-    while block := metered.read(READ_BLOCK):
-        copy.write(block)
-    copy.seek(0)
-    return metered.hexdigest()
-
-
-def _archive_kind(head: bytes) -> str:
-    if head.startswith(_GZIP_MAGIC):
-        return "tar.gz"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "zip"
-    if head[257:262] == b"ustar":
-        return "tar"
-    raise ParseError("unsupported_archive", "not a tar, tar.gz or zip archive")
-
-
 def parse_sudo_iolog_archive(fileobj: BinaryIO) -> list[SessionRecording]:
-    """Every sudo I/O log session in an uploaded ``.tar``, ``.tar.gz`` or ``.zip`` (see the module
-    docstring for the checks); nothing is written to a path the archive chooses."""
-    with tempfile.TemporaryFile() as upload, tempfile.TemporaryFile() as spool_file:
-        archive_sha256 = _copy_upload(fileobj, upload)
-        spool = _Spool(spool_file)
-        kind = _archive_kind(upload.read(512))
-        upload.seek(0)
-        budget = Budget(MAX_ARCHIVE_BYTES, "archive_too_large")
-        if kind == "zip":
-            _read_zip(spool, upload, budget)
-        elif kind == "tar.gz":
-            _read_tar(spool, GzipReader(upload, budget, "truncated_archive", "corrupt_archive"))
-        else:
-            _read_tar(spool, BudgetReader(upload, budget))
-        recordings = [_parse_spooled(files, archive_sha256, kind) for files in spool.sessions()]
+    """Every sudo I/O log session (a directory holding a ``timing`` file) of an uploaded ``.tar``,
+    ``.tar.gz`` or ``.zip``, read through ``evidence.parsers.archive`` (see there for the checks)."""
+    with archive.spooled_archive(fileobj, wanted=lambda name: PurePosixPath(name).name in SESSION_FILES) as upload:
+        recordings = [
+            _parse_spooled(SpooledFiles(upload.spool.file, ranges, directory), upload.sha256, upload.kind)
+            for directory, ranges in upload.spool.directories()
+            if "timing" in ranges
+        ]
     if not recordings:
         raise ParseError("no_session", "the archive holds no directory with a timing file")
     return recordings

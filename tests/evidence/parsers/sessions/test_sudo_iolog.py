@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from evidence.parsers import archive
+from evidence.parsers.archive import safe_member_name
 from evidence.parsers.base import ParseError
 from evidence.parsers.sessions import CommandLine, Frame, to_asciicast_v2, warning_codes
 from evidence.parsers.sessions import sudo_iolog as sudo
@@ -31,7 +33,6 @@ from evidence.parsers.sessions.sudo_iolog import (
     parse_sudo_iolog_archive,
     parse_sudo_iolog_dir,
     parse_timing_line,
-    safe_member_name,
 )
 
 MiB = 1024 * 1024
@@ -410,7 +411,7 @@ def encrypted_zip() -> bytes:
 
 def oversized_pax_header() -> bytes:
     info = tarfile.TarInfo("s/timing")
-    info.pax_headers = {"comment": "x" * (sudo.MAX_EXTENDED_HEADER_BYTES + 1)}
+    info.pax_headers = {"comment": "x" * (archive.MAX_EXTENDED_HEADER_BYTES + 1)}
     return tar_bytes([info])
 
 
@@ -455,22 +456,22 @@ def test_hostile_archive_is_refused_quickly_in_bounded_memory(case: str) -> None
 
 @pytest.mark.parametrize("build", [lambda n: tar_bytes(n, "w:gz"), zip_bytes])
 def test_too_many_members(monkeypatch: pytest.MonkeyPatch, build: Callable[[list], bytes]) -> None:
-    monkeypatch.setattr(sudo, "MAX_ARCHIVE_MEMBERS", 5)
+    monkeypatch.setattr(archive, "MAX_ARCHIVE_MEMBERS", 5)
     data = build([(f"s/f{index}", b"") for index in range(6)])
     assert reason(lambda: parse_archive(data)) == "too_many_members"
 
 
 def test_member_larger_than_declared_cap_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sudo, "MAX_MEMBER_BYTES", 1000)
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1000)
     assert reason(lambda: parse_archive(tar_bytes([("s/ttyout", bytes(1001))]))) == "member_too_large"
     assert reason(lambda: parse_archive(zip_bytes([("s/ttyout", os.urandom(1001))]))) == "member_too_large"
 
 
 def test_total_uncompressed_size_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     data = tar_bytes(tree("a", "b", "c"))
-    monkeypatch.setattr(sudo, "MAX_ARCHIVE_BYTES", len(data) - 1)
+    monkeypatch.setattr(archive, "MAX_ARCHIVE_BYTES", len(data) - 1)
     assert reason(lambda: parse_archive(data)) == "archive_too_large"
-    monkeypatch.setattr(sudo, "MAX_ARCHIVE_BYTES", len(data) + 1)
+    monkeypatch.setattr(archive, "MAX_ARCHIVE_BYTES", len(data) + 1)
     zipped = zip_bytes([(f"f{index}", os.urandom(len(data) // 4)) for index in range(5)])
     assert reason(lambda: parse_archive(zipped)) == "archive_too_large"
 
