@@ -27,23 +27,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-CANONICAL_FIELDS = (
-    "time",
-    "received_at",
-    "host",
-    "program",
-    "pid",
-    "user",
-    "target_user",
-    "source_ip",
-    "action",
-    "outcome",
-    "session_id",
-    "command",
-    "message",
-    "extra",
-    "dedup_key",
-)
+from evidence.parsers.base import DESCRIPTIVE_FIELDS
+
+CANONICAL_FIELDS = ("time", "received_at", *DESCRIPTIVE_FIELDS, "extra", "dedup_key")
 
 
 @lru_cache(maxsize=4096)

@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from evidence import rules
 from evidence.models import Event, EvidenceSource
+from evidence.parsers.base import DESCRIPTIVE_FIELDS
 
 
 def visible_events(user: Any) -> QuerySet[Event]:
@@ -38,26 +39,7 @@ def filter_events(events: QuerySet[Event], data: dict[str, Any]) -> QuerySet[Eve
     return events
 
 
-CSV_HEADER = (
-    "id",
-    "time_utc",
-    "source",
-    "host",
-    "program",
-    "pid",
-    "user",
-    "target_user",
-    "source_ip",
-    "action",
-    "outcome",
-    "session_id",
-    "command",
-    "message",
-    "job",
-    "raw_offset",
-    "raw_length",
-    "leaf_sha256",
-)
+CSV_HEADER = ("id", "time_utc", "source", *DESCRIPTIVE_FIELDS, "job", "raw_offset", "raw_length", "leaf_sha256")
 
 
 def csv_row(event: dict[str, Any], source_names: dict[int, str]) -> tuple[Any, ...]:
@@ -83,23 +65,4 @@ def csv_row(event: dict[str, Any], source_names: dict[int, str]) -> tuple[Any, .
     )
 
 
-CSV_FIELDS = (
-    "id",
-    "time",
-    "source_id",
-    "host",
-    "program",
-    "pid",
-    "user",
-    "target_user",
-    "source_ip",
-    "action",
-    "outcome",
-    "session_id",
-    "command",
-    "message",
-    "job_id",
-    "raw_offset",
-    "raw_length",
-    "leaf_hash",
-)
+CSV_FIELDS = ("id", "time", "source_id", *DESCRIPTIVE_FIELDS, "job_id", "raw_offset", "raw_length", "leaf_hash")

@@ -13,31 +13,12 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from evidence.models import Event
+from evidence.parsers.base import DESCRIPTIVE_FIELDS
 
 COLUMNS = (
-    "source_id",
-    "job_id",
-    "chunk_id",
-    "position",
-    "dedup_key",
-    "leaf_hash",
-    "time",
-    "received_at",
-    "host",
-    "program",
-    "pid",
-    "user",
-    "target_user",
-    "source_ip",
-    "action",
-    "outcome",
-    "session_id",
-    "command",
-    "message",
-    "extra",
-    "raw_offset",
-    "raw_length",
-)
+    "source_id", "job_id", "chunk_id", "position", "dedup_key", "leaf_hash", "time", "received_at",
+    *DESCRIPTIVE_FIELDS, "extra", "raw_offset", "raw_length",
+)  # fmt: skip
 COPY_TYPES = (
     "bigint",
     "uuid",

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from evidence.formats import FORMATS
 from evidence.models import Event, EvidenceSource, IngestionJob, SessionRecording
+from evidence.parsers.base import DESCRIPTIVE_FIELDS
 from ismsapp.models import User
 
 
@@ -70,27 +71,9 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = [
-            "id",
-            "time",
-            "received_at",
-            "source",
-            "host",
-            "program",
-            "pid",
-            "user",
-            "target_user",
-            "source_ip",
-            "action",
-            "outcome",
-            "session_id",
-            "command",
-            "message",
-            "extra",
-            "job",
-            "raw_offset",
-            "raw_length",
+            "id", "time", "received_at", "source", *DESCRIPTIVE_FIELDS, "extra", "job", "raw_offset", "raw_length",
             "leaf_sha256",
-        ]
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_leaf_sha256(self, event: Event) -> str:

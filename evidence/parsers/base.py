@@ -70,6 +70,14 @@ class Event:
     raw_length: int = 0
 
 
+# The descriptive fields of an Event, in the order every listing of them uses (canonical hash
+# input, database columns, CSV export, API).
+DESCRIPTIVE_FIELDS = (
+    "host", "program", "pid", "user", "target_user", "source_ip", "action", "outcome", "session_id", "command",
+    "message",
+)  # fmt: skip
+
+
 @dataclass(slots=True)
 class Record:
     """A unit of input: its byte offset and length in the stream, its bytes, its first line number."""
