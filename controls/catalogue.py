@@ -7,6 +7,7 @@ every control and clause its (working-draft) SoA entry.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -45,6 +46,16 @@ class CatalogueCounts:
 
 def _read(name: str) -> dict[str, Any]:
     return json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=2)
+def attribute_values(edition: str) -> tuple[str, ...]:
+    """The 27002 attribute values the edition's controls carry, sorted: read from the same data
+    files ``load_catalogue`` loads, so the SoA filter needs no query for them. Only the 2022
+    edition (grouped in themes) has attributes."""
+    themes = _read(f"iso27001-{edition}.json").get("themes", [])
+    items = [item for theme in themes for item in theme["controls"]]
+    return tuple(sorted({value for item in items for key in ATTRIBUTE_KINDS for value in item.get(key, [])}))
 
 
 def _sync(

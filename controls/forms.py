@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from controls.models import Control, ControlAttribute, ImplementationStatus, InclusionReason
+from controls.catalogue import attribute_values
+from controls.models import Control, ImplementationStatus, InclusionReason
 from controls.soa import SoARow
 from ismsapp.forms import IsoDateInput
 from ismsapp.models import User
@@ -120,13 +121,7 @@ class SoAFilterForm(forms.Form):
         self.fields["section"].choices = [("", "All"), *sections]
         owners = sorted({(row.owner, row.owner_name) for row in rows if row.owner}, key=lambda o: o[1].lower())
         self.fields["owner"].choices = [("", "Anyone"), ("none", "No owner"), *owners]
-        values = (
-            ControlAttribute.objects.filter(controls__edition=edition)
-            .order_by("value")
-            .values_list("value", flat=True)
-            .distinct()
-        )
-        self.fields["attribute"].choices = [("", "Any"), *((v, f"#{v}") for v in values)]
+        self.fields["attribute"].choices = [("", "Any"), *((v, f"#{v}") for v in attribute_values(edition))]
 
     def apply(self, rows: list[SoARow]) -> list[SoARow]:
         """The rows matching the valid filters (invalid values are reported by the form and ignored)."""

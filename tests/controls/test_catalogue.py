@@ -121,3 +121,14 @@ def test_soa_rows_survive_a_reload(catalogue, compliance_officer) -> None:
     entry.refresh_from_db()
     assert entry.implementation_status == "planned"
     assert entry.inclusion_reasons == ["contractual"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("edition", ["2022", "2013"])
+def test_attribute_values_from_the_data_files_match_the_loaded_catalogue(catalogue, edition) -> None:
+    from controls.catalogue import attribute_values
+    from controls.models import ControlAttribute
+
+    loaded = ControlAttribute.objects.filter(controls__edition=edition).order_by("value").values_list("value", flat=True)
+    assert attribute_values(edition) == tuple(loaded.distinct())
+    assert ("Detective" in attribute_values(edition)) == (edition == "2022")
