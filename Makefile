@@ -47,7 +47,7 @@ run: setup
 test: dev-deps system-deps
 	$(PY) -m pytest
 
-bench: dev-deps
+bench: dev-deps system-deps
 	$(PY) bench/run.py
 
 lint: dev-deps

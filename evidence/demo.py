@@ -24,8 +24,13 @@ SESSION_COMMANDS = (
 
 def _ingest(source: EvidenceSource, fmt: str, content: bytes, filename: str) -> IngestionJob:
     job = ingestion.create_job(
-        actor=None, source=source, fmt=fmt, stream=io.BytesIO(content), filename=filename,
-        receiver=IngestionJob.Receiver.COMMAND, enqueue=False,
+        actor=None,
+        source=source,
+        fmt=fmt,
+        stream=io.BytesIO(content),
+        filename=filename,
+        receiver=IngestionJob.Receiver.COMMAND,
+        enqueue=False,
     )
     for chunk_id in job.chunks.order_by("index").values_list("pk", flat=True):
         ingestion.process_chunk(chunk_id)
@@ -39,8 +44,14 @@ def load_demo_evidence(owner: User) -> str:
     now = timezone.now().replace(microsecond=0)
     start = now - timedelta(days=3)
     auth, _ = services.create_source(
-        actor=None, name=AUTH_SOURCE, kind=EvidenceSource.Kind.LINUX_HOST, default_format="syslog",
-        hosts="bastion", owner=owner, cadence_minutes=24 * 60, supplier_accounts=SUPPLIER,
+        actor=None,
+        name=AUTH_SOURCE,
+        kind=EvidenceSource.Kind.LINUX_HOST,
+        default_format="syslog",
+        hosts="bastion",
+        owner=owner,
+        cadence_minutes=24 * 60,
+        supplier_accounts=SUPPLIER,
     )
     step = timedelta(seconds=86)  # 3,000 lines over three days
     lines = list(
@@ -56,12 +67,16 @@ def load_demo_evidence(owner: User) -> str:
     ]
     auth_job = _ingest(auth, "syslog", "".join(lines).encode(), "auth.log")
     sessions, _ = services.create_source(
-        actor=None, name=SESSION_SOURCE, kind=EvidenceSource.Kind.BASTION, default_format="asciicast",
-        hosts="bastion", owner=owner, cadence_minutes=7 * 24 * 60,
+        actor=None,
+        name=SESSION_SOURCE,
+        kind=EvidenceSource.Kind.BASTION,
+        default_format="asciicast",
+        hosts="bastion",
+        owner=owner,
+        cadence_minutes=7 * 24 * 60,
     )
     recording = synthetic.asciicast_session(
         user="admin", host="bastion", started_at=now - timedelta(hours=2), commands=SESSION_COMMANDS
     )
     _ingest(sessions, "asciicast", recording, "admin-session.cast")
     return f"{ingestion.job_summary(auth_job)['events_stored']} demo events and 1 recorded session ingested"
-

@@ -166,7 +166,8 @@ class ChunkBuilder:
 
     def __init__(self, chunk: IngestionChunk, source: EvidenceSource, received_at: datetime) -> None:
         self.chunk, self.source, self.received_at = chunk, source, received_at
-        self.match = rules.matcher(frozenset(source.supplier_account_list))
+        self.match = rules.RuleMatcher(frozenset(source.supplier_account_list))
+        self.match_fields = [(name, integrity.CANONICAL_FIELDS.index(name)) for name in self.match.fields]
         self.result = ChunkResult([], [], [], [], [])
 
     def add(self, event: Event, dedup_material: bytes, raw_offset: int, raw_length: int) -> None:
@@ -193,11 +194,20 @@ class ChunkBuilder:
         leaf = integrity.leaf_hash_of((*hashed, dedup_key))
         result.leaves.append(leaf)
         result.times.append(hashed[0])
-        result.matched.append(self.match(dict(zip(integrity.CANONICAL_FIELDS, hashed, strict=False))))
-        result.rows.append((
-            self.source.pk, self.chunk.job_id, self.chunk.pk, len(result.rows), dedup_key, leaf, *hashed,
-            raw_offset, raw_length,
-        ))  # in writer.COLUMNS order
+        result.matched.append(self.match({name: hashed[index] for name, index in self.match_fields}))
+        result.rows.append(
+            (
+                self.source.pk,
+                self.chunk.job_id,
+                self.chunk.pk,
+                len(result.rows),
+                dedup_key,
+                leaf,
+                *hashed,
+                raw_offset,
+                raw_length,
+            )
+        )  # in writer.COLUMNS order
 
     def reject(self, record: Record, reason: str, detail: str) -> None:
         self.result.rejected.append(

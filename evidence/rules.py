@@ -102,29 +102,33 @@ def controls_by_rule(edition: str) -> dict[str, tuple[str, ...]]:
     return {rule.key: rule.controls(edition) for rule in RULES}
 
 
-def matcher(supplier_accounts: frozenset[str]) -> Any:
-    """A fast ``fields -> [rule keys]`` for one source: rules indexed by the value they match."""
-    by_value: dict[tuple[str, str], list[str]] = {}
-    plain: list[MappingRule] = []
-    for rule in RULES:
-        if rule.supplier_accounts:
-            continue
-        if len(rule.match) == 1:
-            ((name, values),) = rule.match.items()
-            for value in values:
-                by_value.setdefault((name, value), []).append(rule.key)
-        else:
-            plain.append(rule)
-    supplier = [rule.key for rule in RULES if rule.supplier_accounts]
-    names = sorted({name for name, _ in by_value})
+class RuleMatcher:
+    """A fast ``fields -> [rule keys]`` for one source: rules indexed by the value they match.
+    ``fields`` names the only fields it reads, so callers pass just those."""
 
-    def match(fields: dict[str, Any]) -> list[str]:
+    def __init__(self, supplier_accounts: frozenset[str]) -> None:
+        self.by_value: dict[tuple[str, str], list[str]] = {}
+        self.plain: list[MappingRule] = []
+        for rule in RULES:
+            if rule.supplier_accounts:
+                continue
+            if len(rule.match) == 1:
+                ((name, values),) = rule.match.items()
+                for value in values:
+                    self.by_value.setdefault((name, value), []).append(rule.key)
+            else:
+                self.plain.append(rule)
+        self.supplier_accounts = supplier_accounts
+        self.supplier = [rule.key for rule in RULES if rule.supplier_accounts]
+        self.indexed = sorted({name for name, _ in self.by_value})
+        read = {*self.indexed, *(name for rule in self.plain for name in rule.match)}
+        self.fields = tuple(sorted(read | ({"user"} if supplier_accounts else set())))
+
+    def __call__(self, fields: dict[str, Any]) -> list[str]:
         found: list[str] = []
-        for name in names:
-            found.extend(by_value.get((name, fields.get(name)), ()))
-        found.extend(rule.key for rule in plain if rule.matches(fields, supplier_accounts))
-        if supplier_accounts and fields.get("user") in supplier_accounts:
-            found.extend(supplier)
+        for name in self.indexed:
+            found.extend(self.by_value.get((name, fields.get(name)), ()))
+        found.extend(rule.key for rule in self.plain if rule.matches(fields, self.supplier_accounts))
+        if self.supplier_accounts and fields.get("user") in self.supplier_accounts:
+            found.extend(self.supplier)
         return found
-
-    return match

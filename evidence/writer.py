@@ -45,7 +45,6 @@ COPY_TYPES = (
 )
 STAGE = "evidence_event_stage"
 EventRow = namedtuple("EventRow", COLUMNS)
-EXTRA = COLUMNS.index("extra")  # the extra fields arrive as canonical JSON text
 
 
 def _quoted(columns: Sequence[str]) -> str:
@@ -83,16 +82,14 @@ def _copy(rows: list[tuple[Any, ...]]) -> set[int]:
 
 
 def _copy_into(table: str, rows: list[tuple[Any, ...]]) -> None:
-    from psycopg.types.json import Jsonb
+    from psycopg.types.json import set_json_dumps
 
-    with (
-        connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError on a conflict)
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({_quoted(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy,
-    ):
-        copy.set_types(COPY_TYPES)
-        for row in rows:
-            copy.write_row((*row[:EXTRA], Jsonb(row[EXTRA], dumps=str), *row[EXTRA + 1 :]))
+    with connection.wrap_database_errors, connection.cursor() as cursor:  # IntegrityError on a conflict
+        set_json_dumps(str, context=cursor.cursor)  # the extra fields are JSON text already
+        with cursor.cursor.copy(f"COPY {table} ({_quoted(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
+            for row in rows:
+                copy.write_row(row)
 
 
 def _copy_staged(rows: list[tuple[Any, ...]]) -> set[int]:

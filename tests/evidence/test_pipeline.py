@@ -86,6 +86,10 @@ def test_events_are_normalised_with_a_reference_to_their_raw_bytes(source) -> No
     assert raw[logon.raw_offset : logon.raw_offset + logon.raw_length].startswith(b"<38>Jan  5 10:00:00 web1 sshd")
     assert events["privilege_use"].target_user == "root"
     assert events["privilege_use"].command == "/usr/bin/id"
+    # The extra fields are stored as a JSON object, queryable by key (not a JSON string of text).
+    assert isinstance(logon.extra, dict)
+    assert logon.extra["auth_method"] == "password"
+    assert Event.objects.filter(job=job, extra__auth_event="ssh_accepted", extra__auth_method="password").count() == 1
 
 
 def test_reingesting_the_same_file_stores_nothing_twice(source) -> None:
