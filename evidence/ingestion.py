@@ -37,7 +37,7 @@ from evidence.models import (
     SessionRecording,
 )
 from evidence.parsers.base import Event, ParseContext, ParseError, Record
-from evidence.parsers.sessions import redact_hidden_input, session_events, to_asciicast_v2
+from evidence.parsers.sessions import gap_warnings, redact_hidden_input, session_events, to_asciicast_v2
 from ismsapp.audit import acting_as
 from ismsapp.blobs import blob_path, store_bytes, store_stream
 from ismsapp.models import User
@@ -303,7 +303,7 @@ def _gap_events(recording: Any, events: list[Event]) -> list[Event]:
     """A recording with missing parts is evidence too: of a gap (control A.12.4.2 / 8.15)."""
     from evidence.parsers.base import Action, Outcome
 
-    gaps = [str(w) for w in recording.warnings if "missing" in str(w) or "gap" in str(w)]
+    gaps = gap_warnings(recording)
     if not gaps:
         return []
     start = events[0] if events else None

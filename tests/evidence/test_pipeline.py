@@ -268,6 +268,36 @@ def test_session_recordings_become_searchable_sessions_with_events(source) -> No
     assert header["version"] == 2
 
 
+def _tlog(*ids: int) -> bytes:
+    fields = {"ver": "2.2", "host": "web1", "rec": "rec-1", "user": "carol", "term": "xterm", "session": 7}
+    messages = [
+        {**fields, "id": i, "pos": i * 10, "timing": ">1", "in_txt": "", "in_bin": [], "out_txt": "x", "out_bin": []}
+        for i in ids
+    ]
+    return b"".join(json.dumps(message).encode() + b"\n" for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "gap"),
+    [
+        ("tlog", _tlog(1, 2, 5), True),  # messages 3-4 lost: part of the session is missing
+        ("tlog", _tlog(1, 2, 3), False),
+        # A header without a terminal size is a warning, but nothing of the session is missing.
+        ("asciicast", b'{"version": 2, "timestamp": 1700000000}\n[0.5, "o", "$ "]\n', False),
+    ],
+)
+def test_only_missing_parts_of_a_recording_count_as_a_recording_gap(source, fmt, data, gap) -> None:
+    from evidence.models import SessionRecording
+
+    job, _ = ingest(source, data, fmt=fmt)
+    assert SessionRecording.objects.get().warnings or fmt == "tlog"
+    gaps = Event.objects.filter(job=job, action="log_cleared", extra__recording_gap=True)
+    assert gaps.count() == int(gap)
+    assert ControlEvidence.objects.filter(rule="log_cleared").exists() == gap
+    if gap:
+        assert "missing_messages" in gaps.get().message
+
+
 def test_a_10_mb_line_is_rejected_without_stopping_the_job(source) -> None:
     data = auth_log(3) + b"<13>Jan  5 10:00:00 web1 app: " + b"A" * (10 * 1024 * 1024) + b"\n" + auth_log(6)
     _, summary = ingest(source, data)

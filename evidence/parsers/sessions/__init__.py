@@ -112,6 +112,15 @@ def warning_codes(recording: SessionRecording) -> list[str]:
     return sorted({item.partition(":")[0] for item in recording.warnings})
 
 
+# Codes that mean part of the recorded session is missing: evidence of a recording gap.
+GAP_WARNINGS = frozenset({"missing_messages", "missing_stream", "truncated_stream"})
+
+
+def gap_warnings(recording: SessionRecording) -> list[str]:
+    """The warnings of a recording that report missing parts, in order."""
+    return [item for item in recording.warnings if item.partition(":")[0] in GAP_WARNINGS]
+
+
 def check_offset(seconds: float) -> float:
     """A frame offset, validated: finite, not negative, not absurdly far (``bad_time`` otherwise)."""
     if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_SESSION_SECONDS:
