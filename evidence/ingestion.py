@@ -169,6 +169,7 @@ class ChunkBuilder:
         self.match = rules.RuleMatcher(frozenset(source.supplier_account_list))
         self.match_fields = [(name, integrity.CANONICAL_FIELDS.index(name)) for name in self.match.fields]
         self.result = ChunkResult([], [], [], [], [])
+        self.occurrences: dict[bytes, int] = {}
 
     def add(self, event: Event, dedup_material: bytes, raw_offset: int, raw_length: int) -> None:
         result = self.result
@@ -190,7 +191,7 @@ class ChunkBuilder:
             _clean_text(event.message),
             integrity.extra_json(event.extra),
         )
-        dedup_key = hashlib.sha256(dedup_material).digest()
+        dedup_key = self._dedup_key(dedup_material)
         leaf = integrity.leaf_hash_of((*hashed, dedup_key))
         result.leaves.append(leaf)
         result.times.append(hashed[0])
@@ -208,6 +209,17 @@ class ChunkBuilder:
                 raw_length,
             )
         )  # in writer.COLUMNS order
+
+    def _dedup_key(self, material: bytes) -> bytes:
+        """SHA-256 of the record's bytes; the n-th identical record of the chunk (the same failed
+        login twice in one second) gets a key of its own, so it is stored, not taken for a copy.
+        A chunk read again yields the same keys: the same file, or chunk, is still stored once.
+        (Numbering is per chunk: identical records that fall into different chunks of a file are
+        still taken for one.)"""
+        key = hashlib.sha256(material).digest()
+        seen = self.occurrences.get(key, 0)
+        self.occurrences[key] = seen + 1
+        return hashlib.sha256(b"%b#%d" % (key, seen)).digest() if seen else key
 
     def reject(self, record: Record, reason: str, detail: str) -> None:
         self.result.rejected.append(

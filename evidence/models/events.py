@@ -13,8 +13,9 @@ class Event(models.Model):
     """One normalised event. Written in bulk (PostgreSQL COPY), never updated.
 
     ``dedup_key`` = SHA-256 of the raw record (and the event's index in it) per source: the same
-    record received twice is stored once. ``leaf_hash`` = SHA-256 of the event's canonical
-    content; the leaves of a batch (``chunk``) form a Merkle tree whose root is chained per source.
+    record received twice is stored once (identical records within one chunk are numbered apart).
+    ``leaf_hash`` = SHA-256 of the event's canonical content; the leaves of a batch (``chunk``) form
+    a Merkle tree whose root is chained per source.
 
     Bulk-loaded: the references carry no database constraint triggers (their ids come from the
     chunk row locked by the writer, and sources, jobs and chunks are never deleted while events

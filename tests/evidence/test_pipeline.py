@@ -102,6 +102,21 @@ def test_reingesting_the_same_file_stores_nothing_twice(source) -> None:
     assert (overlap["events_stored"], overlap["duplicates"]) == (50, 300)
 
 
+def test_identical_lines_in_one_file_are_each_stored_and_still_deduplicated(source) -> None:
+    repeated = b"<38>Jan  5 11:00:00 web1 sshd[77]: Failed password for root from 203.0.113.5 port 22 ssh2\n"
+    lines = auth_log(14).splitlines(keepends=True)
+    data = b"".join(lines[:10]) + repeated * 3 + b"".join(lines[10:])
+    _, first = ingest(source, data)
+    assert (first["events_stored"], first["duplicates"]) == (17, 0)
+    assert Event.objects.filter(source=source, source_ip="203.0.113.5").count() == 3
+    _, again = ingest(source, data)
+    assert (again["events_stored"], again["duplicates"]) == (0, 17)
+    # A later file with the line twice more: the first two occurrences are already stored.
+    _, later = ingest(source, repeated * 5)
+    assert (later["events_stored"], later["duplicates"]) == (2, 3)
+    assert verify_source(source).intact
+
+
 def test_a_chunk_processed_twice_changes_nothing(source) -> None:
     job = ingestion.create_job(actor=None, source=source, fmt="syslog", stream=io.BytesIO(auth_log(100)), enqueue=False)
     chunk_id = job.chunks.get().pk
