@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from evidence import integrity, rules, writer
+from evidence import integrity, journal, rules, writer
 from evidence.formats import Format, get_format
 from evidence.models import (
     ChainLink,
@@ -389,13 +389,15 @@ def sign_checkpoint(source: EvidenceSource) -> Checkpoint | None:
     if source.chain_seq == 0 or Checkpoint.objects.filter(source=source, seq=source.chain_seq).exists():
         return None
     message = integrity.checkpoint_message(source.name, source.chain_seq, source.chain_hash)
-    return Checkpoint.objects.create(
+    checkpoint = Checkpoint.objects.create(
         source=source,
         seq=source.chain_seq,
         link_hash=source.chain_hash,
         signature=integrity.sign(message),
         key_fingerprint=integrity.fingerprint(),
     )
+    transaction.on_commit(lambda: journal.append(source, checkpoint))  # only what was committed
+    return checkpoint
 
 
 def _finish_job_if_complete(job: IngestionJob) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evidence import integrity
-from evidence.models import ChainLink, Checkpoint, Event, EvidenceSource
+from evidence import integrity, journal
+from evidence.models import ChainLink, Checkpoint, Event, EvidenceSource, IngestionChunk
 from evidence.models.sources import GENESIS
 
 HASHED = integrity.CANONICAL_FIELDS  # read back from the table and re-hashed
@@ -77,9 +77,9 @@ def verify_source(source: EvidenceSource) -> SourceVerification:
     stray = Event.objects.filter(source=source).count() - events
     if stray:
         return _broken(events, batches, "outside the chain", f"{stray} event(s) belong to no chained batch")
-    checkpoint_problem = _check_checkpoints(source)
-    if checkpoint_problem:
-        return _broken(events, batches, *checkpoint_problem)
+    problem = _check_checkpoints(source) or _check_journal(source) or _check_chunks(source)
+    if problem:
+        return _broken(events, batches, *problem)
     return SourceVerification(
         True, events, batches, f"intact: {events} events in {batches} batches, checkpoint signatures valid"
     )
@@ -98,3 +98,40 @@ def _check_checkpoints(source: EvidenceSource) -> tuple[str, str] | None:
         if not integrity.signature_valid(message, checkpoint.signature):
             return where, "the signature does not match"
     return None
+
+
+def _check_journal(source: EvidenceSource) -> tuple[str, str] | None:
+    """The chain against the checkpoints also journaled outside the database: a chain cut short
+    (its newest batches and their checkpoints deleted) ends before the journal does."""
+    heads = journal.recorded_heads(source)
+    if not heads:
+        return None
+    newest = max(heads)
+    if newest > source.chain_seq:
+        return (
+            f"batch {source.chain_seq + 1}",
+            f"missing: the checkpoint journal outside the database records batch {newest}, the chain ends at "
+            f"batch {source.chain_seq} (batches deleted from the end)",
+        )
+    links = dict(ChainLink.objects.filter(source=source, seq__in=heads).values_list("seq", "link_hash"))
+    for seq in sorted(heads):
+        if links.get(seq) != heads[seq]:
+            return f"batch {seq}", "differs from the checkpoint journal outside the database (history rewritten)"
+    return None
+
+
+def _check_chunks(source: EvidenceSource) -> tuple[str, str] | None:
+    """Every chunk the pipeline finished wrote one batch; a finished chunk without one lost it."""
+    chained = ChainLink.objects.filter(source=source).values("chunk_id")
+    orphan = (
+        IngestionChunk.objects.filter(job__source=source, status=IngestionChunk.Status.DONE)
+        .exclude(pk__in=chained)
+        .order_by("pk")
+        .first()
+    )
+    if orphan is None:
+        return None
+    return (
+        f"chunk {orphan.index} of job {orphan.job_id}",
+        f"stored {orphan.events_stored} event(s) but its batch is missing from the chain (deleted)",
+    )

@@ -145,6 +145,7 @@ class WorkerProcess:
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
             "ISMS_EVIDENCE_SIGNING_KEY": str(settings.EVIDENCE_SIGNING_KEY),
+            "ISMS_EVIDENCE_CHECKPOINT_JOURNAL": str(settings.EVIDENCE_CHECKPOINT_JOURNAL),
             "CELERY_VISIBILITY_TIMEOUT": "4",  # a killed worker's task comes back quickly
         }
         self.queue, self.broker_url = queue, broker_url

@@ -313,6 +313,10 @@ ISMS_ORGANISATION_NAME = env_str("ISMS_ORGANISATION_NAME", "")
 # Ed25519 key signing evidence checkpoints: a file outside the database (make setup creates a
 # development key; in production mount it from a secret store).
 EVIDENCE_SIGNING_KEY = Path(env_str("ISMS_EVIDENCE_SIGNING_KEY", str(VAR_DIR / "keys" / "evidence-signing.pem")))
+# Every signed checkpoint is also appended here, outside the database (see evidence/journal.py).
+EVIDENCE_CHECKPOINT_JOURNAL = Path(
+    env_str("ISMS_EVIDENCE_CHECKPOINT_JOURNAL", str(EVIDENCE_SIGNING_KEY.parent / "evidence-checkpoints.jsonl"))
+)
 EVIDENCE_MAX_UPLOAD_BYTES = env_int("ISMS_EVIDENCE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ISMS_BASE_URL = env_str("ISMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")  # for links in e-mails
 CSRF_FAILURE_VIEW = "ismsapp.views.csrf_failure"

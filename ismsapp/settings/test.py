@@ -52,4 +52,5 @@ if TEST_SERVICES["redis"]:
     CELERY_BROKER_URL = TEST_REDIS_URL
 BLOB_ROOT = VAR_DIR / "test-blobs"
 EVIDENCE_SIGNING_KEY = VAR_DIR / "test-keys" / "evidence-signing.pem"  # created by tests/conftest.py
+EVIDENCE_CHECKPOINT_JOURNAL = VAR_DIR / "test-keys" / "evidence-checkpoints.jsonl"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

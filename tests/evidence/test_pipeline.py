@@ -219,6 +219,69 @@ def test_rewritten_history_is_caught_by_the_signed_checkpoint(source) -> None:
     assert "checkpoint at batch 1" in result.detail
 
 
+def _cut_last_batch(source) -> None:
+    """What someone with database access does to hide the newest evidence: delete the last batch's
+    events, chain link and checkpoint, and point the source's head back at the batch before."""
+    last = ChainLink.objects.filter(source=source).latest("seq")
+    Event.objects.filter(chunk_id=last.chunk_id).delete()
+    Checkpoint.objects.filter(source=source, seq=last.seq).delete()
+    last.delete()
+    type(source).objects.filter(pk=source.pk).update(chain_seq=last.seq - 1, chain_hash=last.prev_hash)
+
+
+@pytest.mark.parametrize("chunk_rows_too", [False, True])
+def test_a_chain_cut_short_is_caught_by_the_journal_outside_the_database(
+    source, settings, tmp_path, django_capture_on_commit_callbacks, chunk_rows_too
+) -> None:
+    settings.EVIDENCE_CHECKPOINT_JOURNAL = tmp_path / "journal.jsonl"
+    for lines in (20, 40, 60):
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(source, auth_log(lines))
+    journaled = [json.loads(line) for line in settings.EVIDENCE_CHECKPOINT_JOURNAL.read_text().splitlines()]
+    assert [entry["seq"] for entry in journaled] == [1, 2, 3]
+    assert verify_source(source).intact
+    last = ChainLink.objects.filter(source=source).latest("seq")
+    _cut_last_batch(source)
+    if chunk_rows_too:  # the thorough intruder also removes the ingestion records
+        IngestionJob.objects.filter(chunks__pk=last.chunk_id).update(status="queued")
+        RejectedRecord.objects.filter(chunk_id=last.chunk_id).delete()
+        type(last.chunk).objects.filter(pk=last.chunk_id).update(status="pending")
+    result = verify_source(source)
+    assert not result.intact
+    assert result.first_bad == "batch 3"
+    assert "journal outside the database records batch 3, the chain ends at batch 2" in result.detail
+    with pytest.raises(CommandError, match="BROKEN"):
+        call_command("verify_evidence", "--source", source.name, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_without_a_journal_a_cut_chain_is_still_caught_by_its_ingestion_records(source, settings, tmp_path) -> None:
+    settings.EVIDENCE_CHECKPOINT_JOURNAL = tmp_path / "absent.jsonl"
+    ingest(source, auth_log(20))
+    ingest(source, auth_log(40))
+    last = ChainLink.objects.filter(source=source).latest("seq")
+    _cut_last_batch(source)
+    result = verify_source(source)
+    assert not result.intact
+    assert result.first_bad == f"chunk 0 of job {last.chunk.job_id}"
+    assert "its batch is missing from the chain" in result.detail
+
+
+def test_a_source_created_again_under_the_same_name_starts_a_new_journal(
+    isms_admin, settings, tmp_path, django_capture_on_commit_callbacks
+) -> None:
+    settings.EVIDENCE_CHECKPOINT_JOURNAL = tmp_path / "journal.jsonl"
+    first, _ = services.create_source(actor=isms_admin, name="reborn", owner=isms_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(first, auth_log(20))
+        ingest(first, auth_log(30))
+    # A fresh database (same key, same journal) holds another source of that name.
+    type(first).objects.filter(pk=first.pk).update(name="old-reborn")
+    second, _ = services.create_source(actor=isms_admin, name="reborn", owner=isms_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(second, auth_log(5))
+    assert verify_source(second).intact
+
+
 def test_ingest_command_prints_a_json_summary(isms_admin, tmp_path, capsys) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(auth_log(30) + b"garbage line without a date\n")
