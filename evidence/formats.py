@@ -21,6 +21,7 @@ class Format:
     parser: Parser | None = None  # log formats
     sessions: Callable[[BinaryIO], list[SessionRecording]] | None = None  # session recordings
     splittable: bool = False  # one record per line: a file can be cut into chunks at any line
+    reads_gzip: bool = False  # the parser takes gzip itself (archives); others get it inflated
 
     @property
     def is_session(self) -> bool:
@@ -48,6 +49,7 @@ FORMATS: dict[str, Format] = {
             "sudo-io",
             "Session recording: sudo I/O log directory archive (.tar, .tar.gz, .zip)",
             sessions=parse_sudo_iolog_archive,
+            reads_gzip=True,
         ),
     )
 }

@@ -37,6 +37,7 @@ from evidence.models import (
     SessionRecording,
 )
 from evidence.parsers.base import Event, ParseContext, ParseError, Record
+from evidence.parsers.inflate import inflated_if_gzip
 from evidence.parsers.sessions import gap_warnings, redact_hidden_input, session_events, to_asciicast_v2
 from ismsapp.audit import acting_as
 from ismsapp.blobs import blob_path, store_bytes, store_stream
@@ -86,10 +87,14 @@ def create_job(
     receiver: str = IngestionJob.Receiver.COMMAND,
     enqueue: bool = True,
 ) -> IngestionJob:
-    """Store the bytes, create the job and its chunks, and queue one task per chunk (on commit)."""
+    """Store the bytes (inflated first if they are gzip), create the job and its chunks, and queue
+    one task per chunk (on commit). A file over the size limit, or damaged gzip, raises
+    ``ValueError`` (``ParseError`` naming the reason) and leaves nothing behind."""
     from evidence.tasks import process_chunk_task
 
     spec = get_format(fmt)
+    if not spec.reads_gzip:
+        stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)
     sha256, size = store_stream(stream, max_bytes=settings.EVIDENCE_MAX_UPLOAD_BYTES)
     ranges = plan_chunks(str(blob_path(sha256)), size, spec.splittable)
     with transaction.atomic(), acting_as(actor):

@@ -125,3 +125,37 @@ def open_maybe_gzip(
     if raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC:
         return io.BufferedReader(GzipReader(raw, budget, truncated, corrupt, owns_source=True), READ_BLOCK)
     return io.BufferedReader(BudgetReader(raw, budget, owns_source=True), READ_BLOCK)
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` (bytes already read from ``source``), then the rest of ``source``."""
+
+    def __init__(self, head: bytes, source: IO[bytes]) -> None:
+        super().__init__()
+        self._head, self._source = head, source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size], self._head = self._head[:size], self._head[size:]
+            return size
+        data = self._source.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def inflated_if_gzip(stream: IO[bytes], limit: int) -> IO[bytes]:
+    """Any readable ``stream``, inflated (within ``limit`` bytes and the bomb ratio) if it is gzip:
+    a rotated ``auth.log.2.gz`` is ingested like the plain file. A damaged one is refused while
+    it is read, as ``truncated_gzip`` or ``bad_gzip``."""
+    head = b""
+    while len(head) < len(GZIP_MAGIC) and (more := stream.read(len(GZIP_MAGIC) - len(head))):
+        head += more
+    source = _Prefixed(head, stream)
+    if head != GZIP_MAGIC:
+        return io.BufferedReader(source, READ_BLOCK)
+    budget = Budget(limit, "too_large")
+    return io.BufferedReader(GzipReader(source, budget, "truncated_gzip", "bad_gzip"), READ_BLOCK)

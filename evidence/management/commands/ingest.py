@@ -40,16 +40,19 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
             for path in options["paths"]:
-                with path.open("rb") as stream:
-                    job = ingestion.create_job(
-                        actor=None,
-                        source=source,
-                        fmt=options["fmt"],
-                        stream=stream,
-                        filename=path.name,
-                        receiver=IngestionJob.Receiver.COMMAND,
-                        enqueue=options["queue"],
-                    )
+                try:
+                    with path.open("rb") as stream:
+                        job = ingestion.create_job(
+                            actor=None,
+                            source=source,
+                            fmt=options["fmt"],
+                            stream=stream,
+                            filename=path.name,
+                            receiver=IngestionJob.Receiver.COMMAND,
+                            enqueue=options["queue"],
+                        )
+                except ValueError as exc:  # too large, or damaged gzip: nothing of this file stored
+                    raise CommandError(f"{path}: {exc}") from exc
                 if not options["queue"]:
                     for chunk_id in job.chunks.order_by("index").values_list("pk", flat=True):
                         ingestion.process_chunk(chunk_id)
