@@ -20,7 +20,9 @@ class Format:
     label: str
     parser: Parser | None = None  # log formats
     sessions: Callable[[BinaryIO], list[SessionRecording]] | None = None  # session recordings
-    splittable: bool = False  # one record per line: a file can be cut into chunks at any line
+    # Where a file may be cut into chunks: after a newline followed by these bytes (b"": any line,
+    # for one record per line); None: the file is one chunk (binary, or records spanning lines).
+    chunk_start: bytes | None = None
     reads_gzip: bool = False  # the parser takes gzip itself (archives); others get it inflated
 
     @property
@@ -35,12 +37,15 @@ def _one(loader: Callable[[BinaryIO], Any]) -> Callable[[BinaryIO], list[Session
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, splittable=True),
-        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, splittable=True),
-        Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, splittable=True),
-        Format("cef", "ArcSight CEF", cef.PARSER, splittable=True),
-        Format("ndjson", "NDJSON normalised events", ndjson.PARSER, splittable=True),
-        Format("journald", "systemd journal JSON (journalctl -o json / json-pretty)", journald.PARSER),
+        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, chunk_start=b""),
+        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, chunk_start=b""),
+        Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, chunk_start=b""),
+        Format("cef", "ArcSight CEF", cef.PARSER, chunk_start=b""),
+        Format("ndjson", "NDJSON normalised events", ndjson.PARSER, chunk_start=b""),
+        # Every entry, in -o json and -o json-pretty alike, starts with "{" in column 0.
+        Format(
+            "journald", "systemd journal JSON (journalctl -o json / json-pretty)", journald.PARSER, chunk_start=b"{"
+        ),
         Format("auditd", "Linux audit log (audit.log)", auditd.PARSER),
         Format("evtx", "Windows event log (.evtx)", evtx.PARSER),
         Format("asciicast", "Session recording: asciicast v1/v2/v3", sessions=_one(parse_asciicast)),

@@ -50,31 +50,36 @@ CHUNK_BYTES = 1024 * 1024  # about 8,000 auth.log lines: memory stays small what
 # --- jobs -------------------------------------------------------------------------------------
 
 
-def plan_chunks(path: str, size: int, splittable: bool, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
-    """Byte ranges covering the file, each ending just after a newline (when splittable)."""
+def plan_chunks(
+    path: str, size: int, chunk_start: bytes | None, chunk_bytes: int | None = None
+) -> list[tuple[int, int]]:
+    """Byte ranges covering the file, each ending just after a newline that is followed by
+    ``chunk_start`` (any newline for b""; the whole file as one range for None)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    if not splittable or size <= chunk_bytes:
+    if chunk_start is None or size <= chunk_bytes:
         return [(0, size)]
+    separator = b"\n" + chunk_start
     ranges, start = [], 0
     with open(path, "rb") as handle:
         while start < size:
             target = start + chunk_bytes
-            if target >= size:
-                ranges.append((start, size))
-                break
-            handle.seek(target)
-            end = None
-            while end is None:
-                block = handle.read(64 * 1024)
-                if not block:
-                    end = size
-                elif (newline := block.find(b"\n")) >= 0:
-                    end = target + newline + 1
-                else:
-                    target += len(block)
+            end = _next_boundary(handle, target, size, separator) if target < size else size
             ranges.append((start, end))
             start = end
     return ranges
+
+
+def _next_boundary(handle: BinaryIO, target: int, size: int, separator: bytes) -> int:
+    """The offset just after the newline of the first ``separator`` at or after ``target``."""
+    handle.seek(target)
+    carried, at = b"", target  # ``carried`` starts at offset ``at``: a separator may span two blocks
+    while block := handle.read(64 * 1024):
+        window = carried + block
+        if (found := window.find(separator)) >= 0:
+            return at + found + 1
+        keep = len(separator) - 1
+        carried, at = window[len(window) - keep :] if keep else b"", at + len(window) - keep
+    return size
 
 
 def create_job(
@@ -96,7 +101,7 @@ def create_job(
     if not spec.reads_gzip:
         stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)
     sha256, size = store_stream(stream, max_bytes=settings.EVIDENCE_MAX_UPLOAD_BYTES)
-    ranges = plan_chunks(str(blob_path(sha256)), size, spec.splittable)
+    ranges = plan_chunks(str(blob_path(sha256)), size, spec.chunk_start)
     with transaction.atomic(), acting_as(actor):
         job = IngestionJob.objects.create(
             source=source,

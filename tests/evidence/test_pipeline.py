@@ -70,6 +70,46 @@ def test_a_file_is_cut_into_chunks_at_line_boundaries_and_fully_accounted(source
     assert data[rejected.offset : rejected.offset + rejected.length] == b"\x00binary garbage\n"
 
 
+def _journal_entries(count: int, pretty: bool) -> bytes:
+    entries = []
+    for i in range(count):
+        entry = {
+            "__REALTIME_TIMESTAMP": str(1_700_000_000_000_000 + i * 1_000_000),
+            "_HOSTNAME": "web1",
+            "SYSLOG_IDENTIFIER": "sshd",
+            "_PID": str(100 + i),
+            "MESSAGE": f"Accepted publickey for user{i} from 192.0.2.{i % 250} port 22 ssh2: {{ not a brace }}",
+        }
+        entries.append(json.dumps(entry, indent=8 if pretty else None).encode() + b"\n")
+    return b"".join(entries)
+
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["json", "json-pretty"])
+def test_a_journal_export_is_cut_into_chunks_at_entry_starts(source, monkeypatch, pretty) -> None:
+    data = _journal_entries(600, pretty)
+    job, summary = ingest(source, data, fmt="journald", chunk_bytes=8_000, monkeypatch=monkeypatch)
+    chunks = list(job.chunks.order_by("index"))
+    assert len(chunks) > 5
+    assert all(data[c.start_offset : c.start_offset + 1] == b"{" for c in chunks)
+    assert (summary["events_stored"], summary["rejected"]) == (600, 0)
+    assert Event.objects.filter(job=job, action="logon").count() == 600
+    assert verify_source(source).intact
+
+
+@pytest.mark.parametrize("gap", [0, 1, 2, 65_535, 65_536, 65_537])
+def test_chunk_boundaries_are_found_across_read_blocks(tmp_path, gap) -> None:
+    """The two bytes of the boundary may straddle the 64 KiB blocks the planner reads."""
+    data = b"{" + b"x" * (1_000 + gap) + b"\n{" + b"y" * 500 + b"\n"
+    path = tmp_path / "entries"
+    path.write_bytes(data)
+    boundary = data.index(b"\n{") + 1
+    assert ingestion.plan_chunks(str(path), len(data), b"{", chunk_bytes=1_000) == [
+        (0, boundary),
+        (boundary, len(data)),
+    ]
+    assert ingestion.plan_chunks(str(path), len(data), None, chunk_bytes=1_000) == [(0, len(data))]
+
+
 def test_events_are_normalised_with_a_reference_to_their_raw_bytes(source) -> None:
     job, _ = ingest(source, auth_log(4))
     raw = auth_log(4)
