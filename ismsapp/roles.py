@@ -86,9 +86,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "ismsapp.view_user",
     ),
     Role.EXTERNAL_AUDITOR: (),  # engagement-scoped object grants only
-    Role.ISMS_ADMIN: (
+    Role.ISMS_ADMIN: (  # administers users, evidence sources and keys; the SoA is the officers' to edit
         *READ_SOA,
-        *EDIT_SOA,
         *READ_RISKS,
         *MANAGE_RISKS,
         "risks.approve_riskacceptance",

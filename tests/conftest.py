@@ -84,6 +84,17 @@ def compliance_officer(personas: dict) -> object:
 
 
 @pytest.fixture
+def second_officer(personas: dict) -> object:
+    """Another compliance officer: two people editing the same SoA row."""
+    from ismsapp import services
+    from ismsapp.roles import Role
+
+    return services.create_user(
+        actor=None, username="second_officer", password=PASSWORD, roles=[Role.COMPLIANCE_OFFICER]
+    )
+
+
+@pytest.fixture
 def risk_owner(personas: dict) -> object:
     return personas["risk_owner"]
 

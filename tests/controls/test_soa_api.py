@@ -26,7 +26,7 @@ def test_catalogue_filters(catalogue, risk_owner) -> None:
     assert api(risk_owner).get("/api/controls/", {"edition": "2013", "page_size": 200}).json()["count"] == 114
 
 
-def test_update_entry_and_conflict(catalogue, compliance_officer, isms_admin) -> None:
+def test_update_entry_and_conflict(catalogue, compliance_officer, second_officer, isms_admin) -> None:
     target = SoAEntry.objects.get(control__edition="2022", control__ref="5.1")
     url = f"/api/soa-entries/{target.pk}/"
     ok = api(compliance_officer).patch(
@@ -42,7 +42,7 @@ def test_update_entry_and_conflict(catalogue, compliance_officer, isms_admin) ->
     assert ok.status_code == 200, ok.json()
     assert ok.json()["row_version"] == 1
     assert ok.json()["owner"] == "isms_admin"
-    stale = api(isms_admin).patch(url, {"implementation_status": "planned", "row_version": 0}, format="json")
+    stale = api(second_officer).patch(url, {"implementation_status": "planned", "row_version": 0}, format="json")
     assert stale.status_code == 409
     assert stale.json()["current"]["implementation_status"] == "implemented"
     target.refresh_from_db()

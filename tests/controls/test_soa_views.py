@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -145,7 +146,7 @@ def test_user_text_is_escaped_in_rows(catalogue, client_for) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_second_editor_gets_a_conflict_not_an_overwrite(catalogue, client_for) -> None:
+def test_second_editor_gets_a_conflict_not_an_overwrite(catalogue, client_for, second_officer) -> None:
     target = entry("5.2")
     stale = form_data(target)
     first = client_for("compliance_officer").post(
@@ -154,7 +155,9 @@ def test_second_editor_gets_a_conflict_not_an_overwrite(catalogue, client_for) -
         **HTMX,
     )
     assert first.status_code == 200
-    second = client_for("isms_admin").post(
+    other = Client()
+    other.force_login(second_officer)
+    second = other.post(
         reverse("controls:soa_entry_edit", args=[target.pk]), {**stale, "implementation_status": "planned"}, **HTMX
     )
     assert second.status_code == 409
