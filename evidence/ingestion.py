@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence import integrity, journal, rules, writer
-from evidence.formats import Format, get_format
+from evidence.formats import ChunkStart, Format, get_format
 from evidence.models import (
     ChainLink,
     Checkpoint,
@@ -50,36 +50,39 @@ CHUNK_BYTES = 1024 * 1024  # about 8,000 auth.log lines: memory stays small what
 # --- jobs -------------------------------------------------------------------------------------
 
 
+MAX_BOUNDARY_LINES = 10_000  # lines looked through for a chunk boundary before cutting anyway
+
+
 def plan_chunks(
-    path: str, size: int, chunk_start: bytes | None, chunk_bytes: int | None = None
+    path: str, size: int, may_start: ChunkStart | None, chunk_bytes: int | None = None
 ) -> list[tuple[int, int]]:
-    """Byte ranges covering the file, each ending just after a newline that is followed by
-    ``chunk_start`` (any newline for b""; the whole file as one range for None)."""
+    """Byte ranges covering the file, each ending at a line end where ``may_start(previous line,
+    next line)`` allows a chunk to begin (the whole file as one range for None)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    if chunk_start is None or size <= chunk_bytes:
+    if may_start is None or size <= chunk_bytes:
         return [(0, size)]
-    separator = b"\n" + chunk_start
     ranges, start = [], 0
     with open(path, "rb") as handle:
         while start < size:
             target = start + chunk_bytes
-            end = _next_boundary(handle, target, size, separator) if target < size else size
+            end = _next_boundary(handle, target, may_start) if target < size else size
             ranges.append((start, end))
             start = end
     return ranges
 
 
-def _next_boundary(handle: BinaryIO, target: int, size: int, separator: bytes) -> int:
-    """The offset just after the newline of the first ``separator`` at or after ``target``."""
+def _next_boundary(handle: BinaryIO, target: int, may_start: ChunkStart) -> int:
+    """The first line start after ``target`` where a chunk may begin (end of file if none)."""
     handle.seek(target)
-    carried, at = b"", target  # ``carried`` starts at offset ``at``: a separator may span two blocks
-    while block := handle.read(64 * 1024):
-        window = carried + block
-        if (found := window.find(separator)) >= 0:
-            return at + found + 1
-        keep = len(separator) - 1
-        carried, at = window[len(window) - keep :] if keep else b"", at + len(window) - keep
-    return size
+    handle.readline()  # the rest of the line ``target`` falls in
+    previous = handle.readline()
+    for _ in range(MAX_BOUNDARY_LINES):
+        position = handle.tell()
+        line = handle.readline()
+        if not line or not previous or may_start(previous, line):
+            return position
+        previous = line
+    return handle.tell()
 
 
 def create_job(

@@ -58,6 +58,13 @@ _HEADER = r"(?:node=(?P<node>\S+) )?type=(?P<type>\S+) (?:msg=)?audit\((?P<sec>\
 _HEADER_RE = re.compile(_HEADER)
 _HEADER_BYTES_RE = re.compile(_HEADER.encode())
 
+
+def event_id(line: bytes) -> bytes | None:
+    """``time:serial`` of an audit record line (None for other lines)."""
+    match = _HEADER_BYTES_RE.search(line)
+    return match.group("sec") + b"." + match.group("frac") + b":" + match.group("serial") if match else None
+
+
 DEFAULT_WINDOW = 256  # lines an open event waits for a continuation
 MAX_EVENT_BYTES = 1024 * 1024
 MAX_PENDING_LINES = 16 * 1024

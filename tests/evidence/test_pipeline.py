@@ -96,14 +96,46 @@ def test_a_journal_export_is_cut_into_chunks_at_entry_starts(source, monkeypatch
     assert verify_source(source).intact
 
 
-@pytest.mark.parametrize("gap", [0, 1, 2, 65_535, 65_536, 65_537])
-def test_chunk_boundaries_are_found_across_read_blocks(tmp_path, gap) -> None:
-    """The two bytes of the boundary may straddle the 64 KiB blocks the planner reads."""
-    data = b"{" + b"x" * (1_000 + gap) + b"\n{" + b"y" * 500 + b"\n"
+def _audit_log(events: int) -> bytes:
+    """Audit events of five records each (one event's records interleaved with the next one's)."""
+    lines = []
+    for serial in range(1000, 1000 + events):
+        stamp = f"audit(1700000000.{serial % 1000:03d}:{serial})"
+        lines += [
+            f"type=SYSCALL msg={stamp}: arch=c000003e syscall=59 success=yes exit=0 items=1 ppid=1 pid={serial} "
+            f'auid=1001 uid=0 gid=0 euid=0 tty=pts2 ses=17 comm="id" exe="/usr/bin/id" key="exec"',
+            f'type=EXECVE msg={stamp}: argc=2 a0="id" a1="-u"',
+            f'type=CWD msg={stamp}: cwd="/root"',
+            f'type=PATH msg={stamp}: item=0 name="/usr/bin/id" inode=1 nametype=NORMAL',
+            f"type=EOE msg={stamp}: ",
+        ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_an_audit_log_is_cut_into_chunks_only_between_events(source, monkeypatch) -> None:
+    from evidence.parsers.auditd import event_id
+
+    data = _audit_log(400)
+    job, summary = ingest(source, data, fmt="auditd", chunk_bytes=6_000, monkeypatch=monkeypatch)
+    chunks = list(job.chunks.order_by("index"))
+    assert len(chunks) > 5
+    for chunk in chunks[1:]:
+        before = data[: chunk.start_offset].rsplit(b"\n", 2)[-2]
+        after = data[chunk.start_offset :].split(b"\n", 1)[0]
+        assert event_id(before) != event_id(after)
+    assert (summary["events_stored"], summary["rejected"]) == (400, 0)
+    assert set(Event.objects.filter(job=job).values_list("command", flat=True)) == {"id -u"}
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, 65_535, 65_536, 65_537])
+def test_chunk_boundaries_are_the_first_allowed_line_after_the_target(tmp_path, padding) -> None:
+    from evidence.formats import journal_entry
+
+    data = b"{" + b"x" * (1_000 + padding) + b"\n  inside\n{" + b"y" * 500 + b"\n"
     path = tmp_path / "entries"
     path.write_bytes(data)
     boundary = data.index(b"\n{") + 1
-    assert ingestion.plan_chunks(str(path), len(data), b"{", chunk_bytes=1_000) == [
+    assert ingestion.plan_chunks(str(path), len(data), journal_entry, chunk_bytes=1_000) == [
         (0, boundary),
         (boundary, len(data)),
     ]
