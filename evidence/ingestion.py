@@ -94,6 +94,7 @@ def create_job(
     filename: str = "",
     receiver: str = IngestionJob.Receiver.COMMAND,
     enqueue: bool = True,
+    written_at: datetime | None = None,
 ) -> IngestionJob:
     """Store the bytes (inflated first if they are gzip), create the job and its chunks, and queue
     one task per chunk (on commit). A file over the size limit, or damaged gzip, raises
@@ -115,6 +116,7 @@ def create_job(
             size=size,
             created_by=actor,
             chunks_total=len(ranges),
+            written_at=written_at,
         )
         chunks = IngestionChunk.objects.bulk_create(
             [IngestionChunk(job=job, index=i, start_offset=s, end_offset=e) for i, (s, e) in enumerate(ranges)]
@@ -448,7 +450,7 @@ def process_chunk(chunk_id: int) -> IngestionChunk:
         spec = get_format(job.format)
         context = ParseContext(
             received_at=job.created_at,
-            reference_time=job.created_at,
+            reference_time=min(job.written_at or job.created_at, job.created_at),
             default_host=source.hosts.split(",")[0].strip() if source.hosts else "",
         )
         builder = ChunkBuilder(chunk, source, job.created_at)

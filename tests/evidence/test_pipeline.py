@@ -370,6 +370,25 @@ def test_ingest_command_prints_a_json_summary(isms_admin, tmp_path, capsys) -> N
     assert IngestionJob.objects.get().source.name == "cmd-source"  # created on first use
 
 
+def test_ingest_command_infers_the_missing_year_from_the_file_time(isms_admin, tmp_path) -> None:
+    """An auth.log from two winters ago gets its own years, not this year's."""
+    import os
+    from datetime import datetime
+
+    log = tmp_path / "auth.log.7"
+    log.write_bytes(
+        b"Dec 31 23:59:00 web1 sshd[1]: Accepted password for alice from 192.0.2.7 port 22 ssh2\n"
+        b"Jan  2 10:00:00 web1 sshd[2]: Accepted password for bob from 192.0.2.8 port 22 ssh2\n"
+    )
+    written = datetime(2025, 1, 3, 12, 0, tzinfo=UTC).timestamp()
+    os.utime(log, (written, written))
+    call_command("ingest", "--source", "old-host", "--format", "syslog", str(log), stdout=io.StringIO())
+    job = IngestionJob.objects.get(source__name="old-host")
+    assert job.written_at == datetime(2025, 1, 3, 12, 0, tzinfo=UTC)
+    years = dict(Event.objects.filter(job=job).values_list("user", "time__year"))
+    assert years == {"alice": 2024, "bob": 2025}
+
+
 def test_ingest_command_refuses_bad_arguments(isms_admin, tmp_path) -> None:
     with pytest.raises(CommandError, match="Not a file"):
         call_command("ingest", "--source", "x", "--format", "syslog", str(tmp_path / "missing.log"))

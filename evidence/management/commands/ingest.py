@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Command(BaseCommand):
                             filename=path.name,
                             receiver=IngestionJob.Receiver.COMMAND,
                             enqueue=options["queue"],
+                            written_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
                         )
                 except ValueError as exc:  # too large, or damaged gzip: nothing of this file stored
                     raise CommandError(f"{path}: {exc}") from exc
