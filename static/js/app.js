@@ -31,8 +31,10 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-document.addEventListener("htmx:afterSwap", (event) => {
+document.addEventListener("htmx:afterSettle", (event) => {
   // After an inline save or cancel, give the keyboard focus back to the row's Edit button.
+  // afterSettle, not afterSwap: until htmx settles, a swapped-in row with the same id still
+  // carries the old row's attributes (class "editing"), so the check below would skip it.
   const target = event.detail && event.detail.elt;
   if (target instanceof HTMLElement && !target.classList.contains("editing")) {
     const row = document.getElementById(target.id);
