@@ -201,7 +201,10 @@ def peak_rss_mb(path: Path) -> float:
 
 
 def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
-    """Messages/s accepted by the receiver from loggen over TCP, and how many were stored."""
+    """loggen sends ``messages`` over one TCP connection (LF framing) as fast as the receiver takes
+    them; returns messages stored per second (from loggen's start to the receiver's exit after
+    SIGTERM, so the last batch counts), how many loggen says it sent (its own ``count=`` summary on
+    stderr) and how many lines the receiver's ingestion jobs hold: sent - stored is the loss."""
     from evidence.models import EvidenceSource, IngestionJob
     from ismsapp.blobs import blob_path
 
@@ -209,20 +212,9 @@ def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     name = f"loggen-{uuid.uuid4().hex[:6]}"
+    options = ["--tcp", f"127.0.0.1:{port}", "--source", name, "--owner", "bench-evidence", "--flush-seconds", "1"]
     receiver = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "syslog_receiver",
-            "--tcp",
-            f"127.0.0.1:{port}",
-            "--source",
-            name,
-            "--owner",
-            "bench-evidence",
-            "--flush-seconds",
-            "1",
-        ],
+        [sys.executable, "manage.py", "syslog_receiver", *options],
         cwd=ROOT,
         env=_env(f"receiver-{name}"),
         stdout=subprocess.PIPE,
@@ -232,37 +224,28 @@ def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
     try:
         json.loads(receiver.stdout.readline())  # listening
         started = time.perf_counter()
-        subprocess.run(
-            [
-                "loggen",
-                "--inet",
-                "--stream",
-                "--rate",
-                "1000000",
-                "--size",
-                "200",
-                "--number",
-                str(messages),
-                "--quiet",
-                "127.0.0.1",
-                str(port),
-            ],
+        load = ["--inet", "--stream", "--rate", "1000000", "--size", "200", "--number", str(messages), "--quiet"]
+        loggen = subprocess.run(
+            ["loggen", *load, "127.0.0.1", str(port)],
             check=True,
             timeout=300,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
-        sent_seconds = time.perf_counter() - started
     finally:
         receiver.send_signal(signal.SIGTERM)
-        out, _ = receiver.communicate(timeout=120)
-    stats = json.loads(out.strip().splitlines()[-1])
+        receiver.communicate(timeout=120)
+    elapsed = time.perf_counter() - started
+    counts = [field for field in loggen.stderr.replace(",", " ").split() if field.startswith("count=")]
+    if not counts:  # --quiet still prints the summary line: "average rate = ..., count=N, ..."
+        raise RuntimeError(f"loggen did not report how many messages it sent: {loggen.stderr!r}")
+    sent = int(counts[-1].removeprefix("count="))
     source = EvidenceSource.objects.get(name=name)
     stored_lines = sum(
         blob_path(sha).read_bytes().count(b"\n")
         for sha in IngestionJob.objects.filter(source=source).values_list("blob_sha256", flat=True)
     )
-    return stats["messages"] / sent_seconds, stats["messages"], stored_lines
+    return stored_lines / elapsed, sent, stored_lines
 
 
 def run() -> None:

@@ -6,12 +6,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -182,86 +178,44 @@ class TestHttpPush:
         assert self.post(source, token, b"x", HTTP_CONTENT_ENCODING="br").status_code == 415
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+LOGGER_VARIANTS = {
+    # name: (logger options, transport): every framing and protocol the receiver must understand
+    "tcpoctet": (("--tcp", "--octet-count", "--rfc5424"), "tcp"),
+    "tcplf": (("--tcp", "--rfc5424"), "tcp"),  # RFC 6587 non-transparent (LF) framing
+    "udp5424": (("--udp", "--rfc5424"), "udp"),
+    "udp3164": (("--udp", "--rfc3164"), "udp"),
+}
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(shutil.which("logger") is None, reason="util-linux logger is not installed")
-def test_logger_over_tcp_and_udp_reaches_the_events(isms_admin_tx) -> None:
-    """The real ``logger`` (util-linux) sends RFC 5424 over TCP (octet counting) and UDP."""
-    from django.db import connection
+def test_logger_over_tcp_and_udp_reaches_the_events(isms_admin_tx, tmp_path) -> None:
+    """The real ``logger`` (util-linux) sends RFC 5424 over TCP with octet counting and with LF
+    framing, RFC 5424 over UDP and RFC 3164 over UDP: every message becomes its logon event."""
+    from tests.evidence.test_syslog_server import ReceiverProcess, wait_for
 
     services.create_source(actor=None, name="syslog-test", owner=isms_admin_tx)
-    port = _free_port()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base",
-        "ISMS_EVIDENCE_SIGNING_KEY": str(settings.EVIDENCE_SIGNING_KEY),
-        "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-            if connection.vendor == "postgresql"
-            else f"sqlite:///{db['NAME']}"
-        ),
-    }
-    receiver = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "syslog_receiver",
-            "--tcp",
-            f"127.0.0.1:{port}",
-            "--udp",
-            f"127.0.0.1:{port}",
-            "--source",
-            "syslog-test",
-            "--inline",
-            "--flush-seconds",
-            "0.5",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    receiver = ReceiverProcess(
+        tmp_path / "receiver.log", "--source", "syslog-test", "--inline", "--flush-seconds", "0.2"
     )
-    try:
-        ready = json.loads(receiver.stdout.readline())
-        assert ready["listening"]["tcp"][1] == port
-        for transport in ("--tcp", "--udp"):
-            for n in range(3):
-                subprocess.run(
-                    [
-                        "logger",
-                        "--rfc5424",
-                        "-n",
-                        "127.0.0.1",
-                        "-P",
-                        str(port),
-                        transport,
-                        *(["--octet-count"] if transport == "--tcp" else []),
-                        "-t",
-                        "sshd",
-                        f"Accepted publickey for deploy{n} from 192.0.2.{n} port 22 ssh2 via {transport}",
-                    ],
-                    check=True,
-                    timeout=10,
-                )
-        time.sleep(1.5)
-    finally:
-        receiver.send_signal(signal.SIGTERM)
-        out, err = receiver.communicate(timeout=30)
-    assert receiver.returncode == 0, err
-    stats = json.loads(out.strip().splitlines()[-1])
-    assert stats["messages"] == 6
     events = Event.objects.filter(source__name="syslog-test")
-    assert events.count() == 6
-    assert set(events.values_list("user", flat=True)) == {"deploy0", "deploy1", "deploy2"}
-    assert events.filter(action="logon", outcome="success").count() == 6
+    expected = {f"{variant}{n}" for variant in LOGGER_VARIANTS for n in range(3)}
+    try:
+        for variant, (options, transport) in LOGGER_VARIANTS.items():
+            host, port = getattr(receiver, transport)
+            for n in range(3):
+                message = f"Accepted publickey for {variant}{n} from 192.0.2.{n} port 22 ssh2"
+                command = ["logger", *options, "-n", host, "-P", str(port), "-t", "sshd", message]
+                subprocess.run(command, check=True, timeout=10)
+        wait_for(lambda: events.count() >= len(expected))
+        stats = receiver.stop()
+    finally:
+        receiver.kill()
+    assert stats["messages"] == stats["messages_stored"] == len(expected)
+    assert stats["malformed_frames"] == 0
+    assert set(events.values_list("user", flat=True)) == expected
+    assert events.filter(action="logon", outcome="success").count() == len(expected)
+    assert set(events.filter(user__startswith="udp3164").values_list("program", flat=True)) == {"sshd"}
     assert EvidenceSource.objects.get(name="syslog-test").checkpoints.exists()
 
 

@@ -22,13 +22,24 @@ class Command(BaseCommand):
         parser.add_argument("--udp", help="HOST:PORT to listen on (UDP).")
         parser.add_argument("--source", default="syslog", help="Source receiving the messages (created if needed).")
         parser.add_argument("--owner", default="", help="Username owning a new source (default: first ISMS admin).")
-        parser.add_argument("--flush-seconds", type=float, default=2.0)
-        parser.add_argument("--flush-bytes", type=int, default=4 * 1024 * 1024)
+        parser.add_argument(
+            "--flush-seconds", type=float, default=2.0, help="Store the received messages at least this often."
+        )
+        parser.add_argument(
+            "--flush-bytes", type=int, default=4 * 1024 * 1024, help="Store a batch once it reaches this size."
+        )
         parser.add_argument(
             "--max-buffer",
             type=int,
             default=64 * 1024 * 1024,
-            help="Bytes waiting to be stored before TCP reading pauses (back-pressure).",
+            help="Bytes accepted but not yet stored above which TCP reading pauses (back-pressure) and UDP "
+            "messages are dropped (counted in the exit statistics).",
+        )
+        parser.add_argument(
+            "--drain-seconds",
+            type=float,
+            default=60.0,
+            help="On SIGTERM, how long to keep trying to store what was accepted before exiting with an error.",
         )
         parser.add_argument(
             "--inline",
@@ -61,7 +72,10 @@ class Command(BaseCommand):
                 flush_bytes=options["flush_bytes"],
                 flush_seconds=options["flush_seconds"],
                 max_buffer=options["max_buffer"],
+                drain_seconds=options["drain_seconds"],
                 ready=ready,
             )
         )
         self.stdout.write(syslog_server.stats_json(stats))
+        if stats.lost_at_exit:
+            raise CommandError(f"{stats.lost_at_exit} accepted messages could not be stored before exiting.")
