@@ -71,6 +71,7 @@ def _env(queue: str) -> dict[str, str]:
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "ISMS_BLOB_ROOT": str(settings.BLOB_ROOT),
         "ISMS_EVIDENCE_SIGNING_KEY": str(settings.EVIDENCE_SIGNING_KEY),
+        "ISMS_EVIDENCE_CHECKPOINT_JOURNAL": str(settings.EVIDENCE_CHECKPOINT_JOURNAL),
         "LOG_LEVEL": "WARNING",
     }
 
