@@ -12,19 +12,28 @@ from ismsapp.audit import acting_as
 from ismsapp.models import User
 
 SOURCE_FIELDS = ("name", "kind", "default_format", "hosts", "owner", "cadence_minutes", "supplier_accounts")
+# The expected cadence, from every minute to once a year: 0 would keep a source stale forever, a
+# longer one would keep it fresh for years.
+CADENCE_MINUTES = (1, 366 * 24 * 60)
 
 
-def _validate_format(values: dict[str, Any]) -> None:
+def _validate(values: dict[str, Any]) -> None:
     from django.core.exceptions import ValidationError
 
+    errors = {}
     if "default_format" in values and values["default_format"] not in FORMATS:
-        raise ValidationError({"default_format": f"Unknown format; use one of {', '.join(FORMATS)}."})
+        errors["default_format"] = f"Unknown format; use one of {', '.join(FORMATS)}."
+    cadence, (low, high) = values.get("cadence_minutes"), CADENCE_MINUTES
+    if isinstance(cadence, int) and not low <= cadence <= high:
+        errors["cadence_minutes"] = f"Use between {low} and {high} minutes (366 days)."
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
 def create_source(*, actor: User | None, **values: Any) -> tuple[EvidenceSource, str]:
     """Create a source; returns it with its push token (shown once: only its hash is kept)."""
-    _validate_format(values)
+    _validate(values)
     token, prefix, digest = EvidenceSource.new_token()
     with acting_as(actor):
         source = EvidenceSource(token_prefix=prefix, token_hash=digest, **values)
@@ -35,13 +44,15 @@ def create_source(*, actor: User | None, **values: Any) -> tuple[EvidenceSource,
 
 @transaction.atomic
 def update_source(*, actor: User, source: EvidenceSource, **values: Any) -> EvidenceSource:
-    _validate_format(values)
+    _validate(values)
+    changed = [name for name in SOURCE_FIELDS if name in values]
     with acting_as(actor):
-        for name in SOURCE_FIELDS:
-            if name in values:
-                setattr(source, name, values[name])
+        for name in changed:
+            setattr(source, name, values[name])
         source.full_clean()
-        source.save()
+        # only the settings: the chain head and last event time belong to ingestion, which may
+        # have moved them since this instance was read
+        source.save(update_fields=changed)
     return source
 
 

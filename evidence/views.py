@@ -37,27 +37,33 @@ class SourceListView(PermissionRequiredMixin, View):
     permission_required = "evidence.view_evidencesource"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        sources = (
-            EvidenceSource.objects.for_user(request.user, "view")
-            .select_related("owner")
-            .annotate(events=Sum("links__count"))
-        )
-        now = timezone.now()
-        rows = [
-            (s, s.last_event_at is not None and (now - s.last_event_at).total_seconds() <= s.cadence_minutes * 60)
-            for s in sources
-        ]
-        return render(
-            request,
-            "evidence/sources.html",
-            {
-                "rows": rows,
-                "form": SourceForm(),
-                "key": _signing_key_info(),
-                "can_add": request.user.has_perm("evidence.add_evidencesource"),
-                "can_upload": request.user.has_perm("evidence.add_ingestionjob"),
-            },
-        )
+        return render_sources(request, SourceForm())
+
+
+def render_sources(request: HttpRequest, form: SourceForm, *, status: int = 200) -> HttpResponse:
+    """The sources page (also shown again, with the errors, when the new-source form is refused)."""
+    sources = (
+        EvidenceSource.objects.for_user(request.user, "view")
+        .select_related("owner")
+        .annotate(events=Sum("links__count"))
+    )
+    now = timezone.now()
+    rows = [
+        (s, s.last_event_at is not None and (now - s.last_event_at).total_seconds() <= s.cadence_minutes * 60)
+        for s in sources
+    ]
+    return render(
+        request,
+        "evidence/sources.html",
+        {
+            "rows": rows,
+            "form": form,
+            "key": _signing_key_info(),
+            "can_add": request.user.has_perm("evidence.add_evidencesource"),
+            "can_upload": request.user.has_perm("evidence.add_ingestionjob"),
+        },
+        status=status,
+    )
 
 
 class SourceCreateView(PermissionRequiredMixin, View):
@@ -70,15 +76,11 @@ class SourceCreateView(PermissionRequiredMixin, View):
             try:
                 source, token = services.create_source(actor=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                form.add_error(None, exc.messages)
+                per_field = hasattr(exc, "error_dict") and set(exc.error_dict) <= set(form.fields)
+                form.add_error(None, exc if per_field else exc.messages)  # next to the field it names
             else:
                 return render(request, "evidence/token.html", {"source": source, "token": token}, status=201)
-        return render(
-            request,
-            "evidence/sources.html",
-            {"rows": [], "form": form, "key": _signing_key_info(), "can_add": True, "show_form": True},
-            status=400,
-        )
+        return render_sources(request, form, status=400)
 
 
 class SourceDetailView(PermissionRequiredMixin, View):

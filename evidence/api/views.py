@@ -56,9 +56,12 @@ class SourceViewSet(
         return Response({**SourceSerializer(source).data, "token": token}, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: SourceSerializer) -> None:
-        serializer.instance = services.update_source(
-            actor=self.request.user, source=serializer.instance, **serializer.validated_data
-        )
+        try:
+            serializer.instance = services.update_source(
+                actor=self.request.user, source=serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
 
 
 class RawBodyParser(BaseParser):
