@@ -1,9 +1,12 @@
-"""SoA exports: PDF (rendered in the background), XLSX and CSV. Every control of the edition appears."""
+"""SoA exports: PDF (rendered in the background), XLSX and CSV. Every control of the edition appears,
+then the status of clauses 4-10 (CSV: a second table after a blank line; XLSX: a "Clauses" sheet
+after each version's sheet). A published version is read only if its snapshot is intact."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,37 +16,58 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from controls.models import Edition, SoAVersion
-from controls.soa import SoAView, draft_view, version_view
+from controls.services import check_version_integrity
+from controls.soa import ClauseRow, SoARow, SoAView, draft_view, version_view
 from ismsapp import reports
+from ismsapp.audit import acting_as
 from ismsapp.exports import neutralise_cell
 from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
 
-COLUMNS = [
-    ("Control", lambda r: r.ref),
-    ("Title", lambda r: r.title),
-    ("Domain / theme", lambda r: f"{r.section_ref} {r.section_title}"),
-    ("Applicable", lambda r: "Yes" if r.applicable else "No"),
-    ("Inclusion reasons", lambda r: "; ".join(r.reason_labels)),
-    ("Justification", lambda r: r.justification),
-    ("Implementation status", lambda r: r.status_label),
-    ("Owner", lambda r: r.owner_name),
-    ("Implementation notes", lambda r: r.implementation_notes),
-    ("Last reviewed", lambda r: r.last_reviewed or ""),
-    ("Review needed", lambda r: "Yes" if r.review_needed else ""),
+Column = tuple[str, Callable[[Any], Any], int]  # header, value of a row, XLSX width
+
+COLUMNS: list[Column] = [
+    ("Control", lambda r: r.ref, 10),
+    ("Title", lambda r: r.title, 45),
+    ("Domain / theme", lambda r: f"{r.section_ref} {r.section_title}", 30),
+    ("Applicable", lambda r: "Yes" if r.applicable else "No", 11),
+    ("Inclusion reasons", lambda r: "; ".join(r.reason_labels), 28),
+    ("Justification", lambda r: r.justification, 45),
+    ("Implementation status", lambda r: r.status_label, 22),
+    ("Owner", lambda r: r.owner_name, 22),
+    ("Implementation notes", lambda r: r.implementation_notes, 45),
+    ("Last reviewed", lambda r: r.last_reviewed or "", 13),
+    ("Review needed", lambda r: "Yes" if r.review_needed else "", 13),
+]
+
+# Clause headings (e.g. "4 Context of the organization") carry no status of their own.
+CLAUSE_COLUMNS: list[Column] = [
+    ("Clause", lambda r: r.ref, 10),
+    ("Title", lambda r: r.title, 45),
+    ("Implementation status", lambda r: "" if r.is_heading else r.status_label, 22),
+    ("Owner", lambda r: "" if r.is_heading else r.owner_name, 22),
+    ("Implementation notes", lambda r: "" if r.is_heading else r.implementation_notes, 45),
+    ("Last reviewed", lambda r: "" if r.is_heading else r.last_reviewed or "", 13),
 ]
 
 
+def published_version(edition: str, number: int) -> SoAVersion:
+    """A published version with an intact snapshot: ``ValidationError`` if it does not exist,
+    ``AlteredVersionError`` (recorded in the audit trail) if its snapshot was altered."""
+    version = SoAVersion.objects.filter(edition=edition, number=number).select_related("approver").first()
+    if version is None:
+        raise ValidationError({"version": f"There is no published version {number} of the {edition} SoA."})
+    check_version_integrity(version)
+    return version
+
+
 def soa_view_for(edition: str, version_number: int | None, *, with_attributes: bool = True) -> SoAView:
-    """The draft, or a published version (``ValidationError`` if it does not exist)."""
+    """The draft, or a published version (``ValidationError`` if it does not exist or was altered)."""
     if edition not in Edition.values:
         raise ValidationError({"edition": f"Unknown edition {edition!r}: use 2013 or 2022."})
     if version_number is None:
         return draft_view(edition, with_attributes=with_attributes)
-    version = SoAVersion.objects.filter(edition=edition, number=version_number).select_related("approver").first()
-    if version is None:
-        raise ValidationError({"version": f"There is no published version {version_number} of the {edition} SoA."})
-    return version_view(version)
+    return version_view(published_version(edition, version_number))
 
 
 def export_basename(view: SoAView) -> str:
@@ -51,45 +75,59 @@ def export_basename(view: SoAView) -> str:
     return f"soa-{view.edition}-{label}"
 
 
-def _row_values(view: SoAView) -> list[list[Any]]:
-    return [[neutralise_cell(value(row)) for _, value in COLUMNS] for row in view.rows]
+def _table(columns: list[Column], rows: list[SoARow] | list[ClauseRow]) -> list[list[Any]]:
+    """Header and neutralised values of ``rows``."""
+    return [
+        [name for name, _, _ in columns],
+        *([neutralise_cell(value(row)) for _, value, _ in columns] for row in rows),
+    ]
 
 
 def soa_csv(view: SoAView) -> bytes:
+    """The controls table, a blank line, then the clauses table (with its own header)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([name for name, _ in COLUMNS])
-    writer.writerows(_row_values(view))
+    writer.writerows(_table(COLUMNS, view.rows))
+    writer.writerow([])
+    writer.writerows(_table(CLAUSE_COLUMNS, view.clauses))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _sheet(workbook: Workbook, title: str, view: SoAView) -> None:
-    sheet = workbook.create_sheet(title)
-    header = [name for name, _ in COLUMNS]
-    sheet.append(header)
-    for values in _row_values(view):
+def _sheet(workbook: Workbook, title: str, columns: list[Column], rows: list[SoARow] | list[ClauseRow]) -> None:
+    sheet = workbook.create_sheet(title[:31])
+    table = _table(columns, rows)
+    for values in table:
         sheet.append(values)
     for cell in sheet[1]:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor="17324F")
         cell.alignment = Alignment(vertical="top", wrap_text=True)
-    widths = [10, 45, 30, 11, 28, 45, 22, 22, 45, 13, 13]
-    for index, width in enumerate(widths, start=1):
+    for index, (_, _, width) in enumerate(columns, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(view.rows) + 1}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(table)}"
+
+
+def _version_sheets(workbook: Workbook, view: SoAView, title: str | None = None) -> None:
+    """The controls sheet of ``view`` (named ``title`` or its label), then its clauses sheet."""
+    label = "draft" if view.is_draft else f"v{view.version.number}"
+    _sheet(workbook, title or view.label, COLUMNS, view.rows)
+    _sheet(workbook, f"Clauses {label}", CLAUSE_COLUMNS, view.clauses)
 
 
 def soa_xlsx(edition: str, selected: SoAView) -> bytes:
-    """One sheet per version: the selected one first, then the draft and every published version."""
+    """Two sheets per version (controls, then clauses 4-10): the selected version first, then the
+    draft and every published version. A published version whose snapshot was altered refuses the
+    whole workbook (``AlteredVersionError``)."""
     workbook = Workbook()
     workbook.remove(workbook.active)
-    _sheet(workbook, selected.label[:31], selected)
+    _version_sheets(workbook, selected)
     if not selected.is_draft:
-        _sheet(workbook, "Working draft", draft_view(edition))
+        _version_sheets(workbook, draft_view(edition), title="Working draft")
     for version in SoAVersion.objects.filter(edition=edition).select_related("approver").order_by("-number"):
         if selected.version is None or version.pk != selected.version.pk:
-            _sheet(workbook, f"Version {version.number}", version_view(version))
+            check_version_integrity(version)
+            _version_sheets(workbook, version_view(version), title=f"Version {version.number}")
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -129,7 +167,8 @@ def _title(params: dict[str, Any]) -> str:
 
 
 def _build(params: dict[str, Any], user: User) -> reports.RenderedFile:
-    view = soa_view_for(params["edition"], params["version"])
+    with acting_as(user):  # a refused (altered) version is recorded against the requester
+        view = soa_view_for(params["edition"], params["version"])
     return reports.RenderedFile(f"{export_basename(view)}.pdf", "application/pdf", soa_pdf(view))
 
 

@@ -1,4 +1,5 @@
-"""State changes of the SoA: editing rows (with optimistic locking), confirming reviews, publishing.
+"""State changes of the SoA: editing rows (with optimistic locking), confirming reviews, publishing,
+and refusing (with an audit-trail entry) a published version whose snapshot was altered.
 
 Each function takes a keyword-only ``actor``, runs in one transaction and is captured by the
 audit trail (field-level changes through django-auditlog).
@@ -6,8 +7,6 @@ audit trail (field-level changes through django-auditlog).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 from typing import Any
 
@@ -16,10 +15,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from controls.models import ClauseEntry, ImplementationStatus, SoAEntry, SoAVersion
+from controls.models import ClauseEntry, ImplementationStatus, SoAEntry, SoAVersion, snapshot_digest
 from controls.soa import draft_view
-from ismsapp.audit import acting_as
-from ismsapp.models import User
+from ismsapp.audit import acting_as, record_event
+from ismsapp.models import AuditEntry, User
 
 
 class EditConflict(Exception):
@@ -126,9 +125,46 @@ def confirm_review(*, actor: User, entry: SoAEntry, expected_version: int) -> So
         )
 
 
-def snapshot_digest(snapshot: dict[str, Any]) -> str:
-    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+class AlteredVersionError(ValidationError):
+    """A published version whose snapshot no longer matches the SHA-256 recorded at publication."""
+
+    def __init__(self, version: SoAVersion) -> None:
+        super().__init__(
+            {
+                "version": (
+                    f"Published version {version.number} of the {version.edition} SoA was altered after "
+                    "publication: its content no longer matches the SHA-256 recorded when it was published, "
+                    "so it is neither shown nor exported. The refusal is recorded in the audit trail; "
+                    "ask an ISMS admin to investigate."
+                )
+            },
+            code="altered",
+        )
+        self.version = version
+
+    def __str__(self) -> str:  # the message itself, e.g. in a failed report's error or a log
+        return " ".join(self.messages)
+
+
+def check_version_integrity(version: SoAVersion, *, actor: User | None = None) -> None:
+    """Refuse ``version`` (``AlteredVersionError``) if its snapshot was changed behind the app's
+    back, recording the refusal in the audit trail first. The entry is written in the caller's
+    transaction: call this outside any block that the refusal rolls back."""
+    if version.snapshot_intact():
+        return
+    record_event(
+        AuditEntry.Action.ACCESS_DENIED,
+        actor=actor,
+        obj=version,
+        detail={
+            "reason": "published SoA version altered",
+            "edition": version.edition,
+            "number": version.number,
+            "recorded_sha256": version.snapshot_sha256,
+            "actual_sha256": snapshot_digest(version.snapshot),
+        },
+    )
+    raise AlteredVersionError(version)
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.views import View
 from controls import services
 from controls.forms import ClauseEntryForm, PublishForm, SoAEntryForm, SoAFilterForm, TransitionForm
 from controls.models import Clause, ClauseEntry, Control, ControlMapping, Edition, SoAEntry, SoAVersion
-from controls.reports import export_basename, soa_csv, soa_view_for, soa_xlsx
+from controls.reports import export_basename, published_version, soa_csv, soa_view_for, soa_xlsx
 from controls.soa import SoAView, clause_rows, diff_views, soa_rows
 from controls.transition import transition_2013_to_2022
 from ismsapp.downloads import attachment
@@ -38,8 +38,26 @@ def _version_param(request: HttpRequest, name: str = "version") -> int | None:
 def _view_or_404(edition: str, number: int | None, *, with_attributes: bool = True) -> SoAView:
     try:
         return soa_view_for(edition, number, with_attributes=with_attributes)
+    except services.AlteredVersionError:
+        raise
     except ValidationError as exc:
         raise Http404(" ".join(exc.messages)) from exc
+
+
+class RefuseAlteredVersionMixin:
+    """Pages showing or exporting a published version answer 409 with an explanation when its
+    snapshot was altered after publication (the refusal is already in the audit trail)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        except services.AlteredVersionError as exc:
+            return render(
+                request,
+                "controls/altered_version.html",
+                {"message": str(exc), "version": exc.version},
+                status=409,
+            )
 
 
 class CatalogueView(PermissionRequiredMixin, View):
@@ -82,7 +100,7 @@ class CatalogueView(PermissionRequiredMixin, View):
         )
 
 
-class SoAPageView(PermissionRequiredMixin, View):
+class SoAPageView(RefuseAlteredVersionMixin, PermissionRequiredMixin, View):
     permission_required = "controls.view_soaentry"
 
     def get(self, request: HttpRequest, edition: str) -> HttpResponse:
@@ -335,7 +353,7 @@ class PublishView(PermissionRequiredMixin, View):
         return _versions_page(request, edition, form=form, status=400)
 
 
-class DiffView(PermissionRequiredMixin, View):
+class DiffView(RefuseAlteredVersionMixin, PermissionRequiredMixin, View):
     permission_required = "controls.view_soaversion"
 
     def get(self, request: HttpRequest, edition: str) -> HttpResponse:
@@ -355,7 +373,7 @@ class DiffView(PermissionRequiredMixin, View):
         )
 
 
-class ExportView(PermissionRequiredMixin, View):
+class ExportView(RefuseAlteredVersionMixin, PermissionRequiredMixin, View):
     """CSV and XLSX are built at once; the PDF is rendered in the background (POST)."""
 
     permission_required = "controls.view_soaentry"
@@ -379,12 +397,16 @@ class ExportView(PermissionRequiredMixin, View):
     def post(self, request: HttpRequest, edition: str, fmt: str) -> HttpResponse:
         if fmt != "pdf":
             return self.get(request, edition, fmt)
+        number = _version_param(request)
         try:
-            report = request_report(
-                actor=request.user,
-                kind="soa_pdf",
-                params={"edition": edition, "version": request.POST.get("version", "")},
-            )
+            if number is not None:
+                # Checked here, outside the report request's transaction, so that the refusal of
+                # an altered version stays in the audit trail.
+                published_version(edition, number)
+            params = {"edition": edition, "version": "" if number is None else number}
+            report = request_report(actor=request.user, kind="soa_pdf", params=params)
+        except services.AlteredVersionError:
+            raise
         except ValidationError as exc:
             raise Http404(" ".join(exc.messages)) from exc
         return HttpResponseRedirect(reverse("report_status", args=[report.pk]))

@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,9 +26,21 @@ from controls.api.serializers import (
     SoAVersionSerializer,
 )
 from controls.models import Control, SoAEntry, SoAVersion
+from controls.models.soa import immutable_version_error
 from controls.reports import soa_view_for
 from controls.soa import diff_views
 from ismsapp.permissions import ScopedViewSetMixin
+
+
+class AlteredVersion(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "altered"
+
+
+def api_error(exc: DjangoValidationError) -> APIException:
+    """The API form of a service's refusal: 400 naming the fields, 409 for an altered version."""
+    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    return AlteredVersion(detail) if isinstance(exc, services.AlteredVersionError) else ValidationError(detail)
 
 
 def _edition_filter(queryset: QuerySet, request: Request, field: str) -> QuerySet:
@@ -116,7 +129,7 @@ class SoAEntryViewSet(
                 status=status.HTTP_409_CONFLICT,
             )
         except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+            raise api_error(exc) from exc
         return Response(SoAEntrySerializer(saved).data)
 
 
@@ -147,6 +160,26 @@ class SoAVersionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self) -> type:
         return SoAVersionDetailSerializer if self.action == "retrieve" else super().get_serializer_class()
 
+    @extend_schema(responses={200: SoAVersionDetailSerializer, 409: OpenApiTypes.OBJECT})
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One version with its snapshot, refused (409) if the snapshot was altered after publication."""
+        version = self.get_object()
+        try:
+            services.check_version_integrity(version)
+        except services.AlteredVersionError as exc:
+            raise api_error(exc) from exc
+        return Response(self.get_serializer(version).data)
+
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """PUT, PATCH and DELETE on a version: 405 naming the ``version`` field, as the model's
+        refusal does (other routes and methods: DRF's usual 405)."""
+        if request.method not in ("PUT", "PATCH", "DELETE") or "pk" not in kwargs:
+            return super().http_method_not_allowed(request, *args, **kwargs)
+        # Visibility as for reading (a reader without the version gets 404), no "change" check:
+        # nobody may change a version, and the answer says so.
+        version = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
+        return Response(immutable_version_error(version.number).message_dict, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+
     @extend_schema(request=PublishSerializer, responses={201: SoAVersionSerializer})
     @action(detail=False, methods=["post"])
     def publish(self, request: Request) -> Response:
@@ -155,7 +188,7 @@ class SoAVersionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         try:
             version = services.publish_soa(actor=request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+            raise api_error(exc) from exc
         return Response(SoAVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[DiffQuerySerializer], responses={200: RowChangeSerializer(many=True)})
@@ -168,6 +201,6 @@ class SoAVersionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             before = soa_view_for(edition, _version_number(query.validated_data["from_version"]))
             after = soa_view_for(edition, _version_number(query.validated_data["to_version"]))
         except DjangoValidationError as exc:
-            raise ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+            raise api_error(exc) from exc
         changes = diff_views(before, after)
         return Response(RowChangeSerializer(changes, many=True).data)

@@ -1,7 +1,14 @@
 """Catalogue (both editions of Annex A, the mapping, clauses 4-10) and the Statement of Applicability."""
 
 from controls.models.catalogue import Clause, Control, ControlAttribute, ControlGroup, ControlMapping, Edition
-from controls.models.soa import ClauseEntry, ImplementationStatus, InclusionReason, SoAEntry, SoAVersion
+from controls.models.soa import (
+    ClauseEntry,
+    ImplementationStatus,
+    InclusionReason,
+    SoAEntry,
+    SoAVersion,
+    snapshot_digest,
+)
 
 __all__ = [
     "Clause",
@@ -15,4 +22,5 @@ __all__ = [
     "InclusionReason",
     "SoAEntry",
     "SoAVersion",
+    "snapshot_digest",
 ]

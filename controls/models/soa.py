@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from typing import Any
 
 from django.conf import settings
@@ -98,8 +101,39 @@ class ClauseEntry(TrackedRequirement):
         return f"Clause {self.clause.edition} {self.clause.ref}"
 
 
+def snapshot_digest(snapshot: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a snapshot (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def immutable_version_error(number: int | None) -> ValidationError:
+    """The refusal of any change to a published version, on its ``version`` field."""
+    name = f"Published version {number}" if number else "A published version"
+    return ValidationError(
+        {"version": f"{name} is immutable; edit the working draft and publish a new version."}, code="immutable"
+    )
+
+
+class SoAVersionQuerySet(ScopedQuerySet):
+    """Bulk ``update``/``delete`` are refused like ``save``/``delete`` of one version (the database
+    refuses them too on PostgreSQL, see migration 0002)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise immutable_version_error(None)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise immutable_version_error(None)
+
+    delete.queryset_only = True  # type: ignore[attr-defined]  # as Django's: no Manager.delete()
+
+
 class SoAVersion(models.Model):
-    """A published, immutable snapshot of one edition's SoA, with its approval."""
+    """A published, immutable snapshot of one edition's SoA, with its approval.
+
+    ``snapshot_sha256`` is the digest of ``snapshot`` at publication; readers check it
+    (``snapshot_intact``) before showing or exporting the version.
+    """
 
     edition = models.CharField(max_length=4, choices=Edition.choices)
     number = models.PositiveIntegerField()
@@ -111,7 +145,7 @@ class SoAVersion(models.Model):
     snapshot = models.JSONField()
     snapshot_sha256 = models.CharField(max_length=64)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = SoAVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["edition", "-number"]
@@ -124,8 +158,12 @@ class SoAVersion(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise ValidationError("A published SoA version is immutable.")
+            raise immutable_version_error(self.number)
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ValidationError("A published SoA version is immutable.")
+        raise immutable_version_error(self.number)
+
+    def snapshot_intact(self) -> bool:
+        """Whether the snapshot is still the one whose digest was recorded at publication."""
+        return hmac.compare_digest(snapshot_digest(self.snapshot), self.snapshot_sha256)

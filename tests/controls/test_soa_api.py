@@ -122,3 +122,27 @@ def test_publish_list_diff_and_immutability(catalogue, compliance_officer, isms_
     )
     bad = client.get("/api/soa-versions/diff/", {"edition": "2022", "from_version": "9"})
     assert bad.status_code == 400
+
+
+def test_editing_a_published_version_is_refused_naming_the_version_field(
+    catalogue, compliance_officer, internal_auditor
+) -> None:
+    client = api(compliance_officer)
+    for day in (1, 2):
+        client.post(
+            "/api/soa-versions/publish/",
+            {"edition": "2022", "approver": "compliance_officer", "approved_on": f"2026-01-0{day}"},
+            format="json",
+        )
+    version = SoAVersion.objects.get(edition="2022", number=2)
+    expected = {"version": ["Published version 2 is immutable; edit the working draft and publish a new version."]}
+    for user in (compliance_officer, internal_auditor):
+        for method in ("put", "patch", "delete"):
+            response = getattr(api(user), method)(f"/api/soa-versions/{version.pk}/", {"note": "x"}, format="json")
+            assert response.status_code == 405, (user, method)
+            assert response.json() == expected
+            assert response["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.patch("/api/soa-versions/999999/", {}, format="json").status_code == 404
+    assert client.put("/api/soa-versions/", {}, format="json").status_code == 405  # the list: DRF's own answer
+    assert SoAVersion.objects.get(pk=version.pk).note == ""
+    assert SoAVersion.objects.count() == 2

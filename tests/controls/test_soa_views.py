@@ -248,7 +248,10 @@ def test_csv_export_has_every_control_and_neutralises_formulas(catalogue, client
     )
     response = client_for("risk_owner").get(reverse("controls:soa_export", args=["2022", "csv"]))
     assert response["Content-Disposition"] == 'attachment; filename="soa-2022-draft.csv"'
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    # The controls table, a blank line, then the clauses table with its own header.
+    controls_table, clauses_table = response.content.decode("utf-8-sig").split("\r\n\r\n")
+    assert clauses_table.startswith("Clause,Title,Implementation status,")
+    rows = list(csv.DictReader(io.StringIO(controls_table)))
     assert [row["Control"] for row in rows] == list(
         Control.objects.filter(edition="2022").order_by("position").values_list("ref", flat=True)
     )
@@ -265,7 +268,14 @@ def test_xlsx_export_has_a_sheet_per_version_with_filters(catalogue, client_for,
         reverse("controls:soa_export", args=["2013", "xlsx"]), {"version": 1}
     )
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["Version 1", "Working draft", "Version 2"]
+    assert workbook.sheetnames == [
+        "Version 1",
+        "Clauses v1",
+        "Working draft",
+        "Clauses draft",
+        "Version 2",
+        "Clauses v2",
+    ]
     sheet = workbook["Version 1"]
     assert sheet.auto_filter.ref == "A1:K115"
     ids = [sheet.cell(row=r, column=1).value for r in range(2, sheet.max_row + 1)]
