@@ -177,7 +177,12 @@ def test_xlsx_sheets_of_the_selected_version_and_the_draft_hold_their_own_values
     publish(compliance_officer, "2022", compliance_officer, date(2026, 1, 5))
     edit(compliance_officer, "8.15", implementation_notes="draft notes", owner=None)
     content = soa_xlsx("2022", soa_view_for("2022", 1))
-    assert load_workbook(io.BytesIO(content)).sheetnames == ["Version 1", "Working draft"]
+    assert load_workbook(io.BytesIO(content)).sheetnames == [
+        "Version 1",
+        "Clauses v1",
+        "Working draft",
+        "Clauses draft",
+    ]
     v1 = control_rows(xlsx_records(content, "Version 1"), "2022")["8.15"]
     draft = control_rows(xlsx_records(content, "Working draft"), "2022")["8.15"]
     assert (v1["Implementation notes"], v1["Owner"]) == ("v1 notes", "Risk Owner")
@@ -229,7 +234,7 @@ def test_xlsx_neutralises_every_formula_prefix_and_holds_no_formula(hostile_draf
     publish(compliance_officer, "2022", compliance_officer, date(2026, 1, 5))  # a version sheet too
     content = soa_xlsx("2022", soa_view_for("2022", None))
     workbook = load_workbook(io.BytesIO(content))
-    assert workbook.sheetnames == ["Working draft", "Version 1"]
+    assert workbook.sheetnames == ["Working draft", "Clauses draft", "Version 1", "Clauses v1"]
     formulas = [
         f"{sheet.title}!{cell.coordinate}"
         for sheet in workbook.worksheets
@@ -238,7 +243,7 @@ def test_xlsx_neutralises_every_formula_prefix_and_holds_no_formula(hostile_draf
         if cell.data_type == "f"
     ]
     assert formulas == []
-    for sheet in workbook.sheetnames:
+    for sheet in [name for name in workbook.sheetnames if not name.startswith("Clauses")]:
         rows = control_rows(xlsx_records(content, sheet), "2022")
         for ref, values in hostile_draft.items():
             for column, value in values.items():
