@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from controls.soa import SoARow
 from evidence import rules
-from evidence.models import ControlEvidence
+from evidence.models import ControlEventCount
 
 PERIOD_DAYS = 30
 
@@ -27,17 +27,18 @@ def add_machine_evidence(rows: list[SoARow]) -> None:
         return
     edition = rows[0].edition
     since = timezone.localdate() - timedelta(days=PERIOD_DAYS)
-    per_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)  # rule -> one entry per source
-    for item in ControlEvidence.objects.values("rule", "source_id", "source__cadence_minutes").annotate(
+    per_control: dict[str, list[dict[str, Any]]] = defaultdict(list)  # control -> one entry per source
+    counts = ControlEventCount.objects.filter(edition=edition)
+    for item in counts.values("control", "source_id", "source__cadence_minutes").annotate(
         recent=Sum("events", filter=Q(day__gte=since)), last=Max("last_seen")
     ):
-        per_rule[item["rule"]].append(item)
+        per_control[item["control"]].append(item)
     now = timezone.now()
     for row in rows:
         mapped = [rule.key for rule in rules.rules_for_control(edition, row.ref)]
         if not mapped:
             continue
-        found = [item for key in mapped for item in per_rule.get(key, ())]
+        found = per_control.get(row.ref, [])
         last_seen = max((f["last"] for f in found if f["last"]), default=None)
         if last_seen is None:
             health = "missing"

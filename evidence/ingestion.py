@@ -29,6 +29,7 @@ from evidence.formats import ChunkStart, Format, get_format
 from evidence.models import (
     ChainLink,
     Checkpoint,
+    ControlEventCount,
     ControlEvidence,
     EvidenceSource,
     IngestionChunk,
@@ -45,6 +46,7 @@ from ismsapp.models import User
 
 logger = logging.getLogger(__name__)
 CHUNK_BYTES = 1024 * 1024  # about 8,000 auth.log lines: memory stays small whatever the file
+COUNTER_ROWS_PER_STATEMENT = 1000  # within every database's limit on parameters per statement
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -353,24 +355,48 @@ def _gap_events(recording: Any, events: list[Event]) -> list[Event]:
 
 
 def _count_evidence(source: EvidenceSource, result: ChunkResult, inserted: set[int]) -> None:
-    """Add the chunk's new events to the per-rule, per-day counters (one statement per counter)."""
-    counters: dict[tuple[str, Any], list[Any]] = defaultdict(lambda: [0, None])
+    """Add the chunk's new events to the per-day counters: per rule, and per control (where an
+    event counts once however many of its rules map to the control)."""
+    per_rule: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
+    per_control: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
+    controls_of: dict[tuple[str, ...], set[tuple[str, str]]] = {}
     now = timezone.now()
     for position in inserted:
+        matched = result.matched[position]
+        if not matched:
+            continue
         when = min(result.times[position] or now, now)
-        for rule in result.matched[position]:
-            counter = counters[(rule, when.date())]
+        day = when.date()
+        key = tuple(matched)
+        if key not in controls_of:
+            controls_of[key] = rules.controls_of_rules(matched)
+        counters = [per_rule[(rule, day)] for rule in matched]
+        counters += [per_control[(edition, control, day)] for edition, control in controls_of[key]]
+        for counter in counters:
             counter[0] += 1
             counter[1] = max(counter[1], when) if counter[1] else when
-    table = ControlEvidence._meta.db_table
+    _add_counts(ControlEvidence._meta.db_table, ("rule", "day"), source, per_rule)
+    _add_counts(ControlEventCount._meta.db_table, ("edition", "control", "day"), source, per_control)
+
+
+def _add_counts(
+    table: str, keys: tuple[str, ...], source: EvidenceSource, counters: dict[tuple[Any, ...], list[Any]]
+) -> None:
+    """Add ``counters`` ({key values: [events, last seen]}) to ``table`` in one upsert."""
+    if not counters:
+        return
+    columns = ("source_id", *keys, "events", "last_seen")
+    rows = [[source.pk, *key, count, last_seen] for key, (count, last_seen) in counters.items()]
     with connection.cursor() as cursor:
-        for (rule, day), (count, last_seen) in counters.items():
+        for start in range(0, len(rows), COUNTER_ROWS_PER_STATEMENT):
+            batch = rows[start : start + COUNTER_ROWS_PER_STATEMENT]
+            placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(batch))
             cursor.execute(
-                f"INSERT INTO {table} (source_id, rule, day, events, last_seen) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608 - our table and column names
-                f"ON CONFLICT (source_id, rule, day) DO UPDATE SET events = {table}.events + excluded.events, "
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {placeholders} "  # noqa: S608 - our names
+                f"ON CONFLICT (source_id, {', '.join(keys)}) DO UPDATE SET events = {table}.events + excluded.events, "
                 f"last_seen = CASE WHEN excluded.last_seen > {table}.last_seen THEN excluded.last_seen "
                 f"ELSE {table}.last_seen END",
-                [source.pk, rule, day, count, last_seen],
+                [value for row in batch for value in row],
             )
 
 

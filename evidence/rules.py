@@ -98,6 +98,13 @@ def rules_for_control(edition: str, ref: str) -> list[MappingRule]:
     return [rule for rule in RULES if ref in rule.controls(edition)]
 
 
+def controls_of_rules(keys: Iterable[str]) -> set[tuple[str, str]]:
+    """``(edition, control)`` of every control the rules map to, each once."""
+    return {
+        (edition, ref) for key in keys for edition in ("2013", "2022") for ref in RULES_BY_KEY[key].controls(edition)
+    }
+
+
 def controls_by_rule(edition: str) -> dict[str, tuple[str, ...]]:
     return {rule.key: rule.controls(edition) for rule in RULES}
 

@@ -121,3 +121,26 @@ class ControlEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.rule} {self.day}: {self.events}"
+
+
+class ControlEventCount(models.Model):
+    """How many distinct events of a source were evidence for a control on a day, and the latest
+    one: the SoA's machine-evidence figures. An event that several rules map to the same control
+    (a command typed in a recorded session: commands and session recordings, both 8.15) counts
+    once here, unlike in the per-rule ``ControlEvidence``."""
+
+    source = models.ForeignKey(EvidenceSource, on_delete=models.CASCADE, related_name="+")
+    edition = models.CharField(max_length=4)
+    control = models.CharField(max_length=16)  # the control's reference in that edition
+    day = models.DateField()
+    events = models.PositiveBigIntegerField(default=0)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "edition", "control", "day"], name="controleventcount_unique")
+        ]
+        indexes = [models.Index(fields=["edition", "control", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.edition} {self.control} {self.day}: {self.events}"

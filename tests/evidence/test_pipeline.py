@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -465,6 +465,31 @@ def test_only_missing_parts_of_a_recording_count_as_a_recording_gap(source, fmt,
     assert ControlEvidence.objects.filter(rule="log_cleared").exists() == gap
     if gap:
         assert "missing_messages" in gaps.get().message
+
+
+def test_an_event_counts_once_per_control_however_many_rules_map_to_it(source) -> None:
+    """Commands typed in a recorded session are both "commands" and "session recordings": two
+    rules, both 8.15 / A.12.4.3-ish, but one event each on the SoA."""
+    from controls.soa import SoARow
+    from evidence.health import add_machine_evidence
+    from evidence.models import ControlEventCount
+
+    cast = (
+        b'{"version": 2, "width": 80, "height": 24, "timestamp": %d, "env": {"USER": "carol"}}\n'
+        b'[0.5, "i", "id"]\n[0.6, "i", "\\r"]\n[1.0, "i", "uptime"]\n[1.1, "i", "\\r"]\n'
+    ) % int(datetime.now(UTC).timestamp() - 3600)
+    job, _ = ingest(source, cast, fmt="asciicast")
+    events = Event.objects.filter(job=job)
+    assert events.filter(action="command").count() == 2
+    per_rule = dict(ControlEvidence.objects.values_list("rule", "events"))
+    assert per_rule["command"] == 2
+    assert per_rule["session_recording"] == events.count()
+    counted = dict(ControlEventCount.objects.filter(edition="2022").values_list("control", "events"))
+    assert counted["8.15"] == events.count()  # not command + session_recording
+    row = SoARow(ref="8.15", title="Logging", section_ref="8", section_title="Technological", edition="2022")
+    add_machine_evidence([row])
+    assert row.evidence["events"] == events.count()
+    assert row.evidence["health"] == "fresh"
 
 
 def test_a_10_mb_line_is_rejected_without_stopping_the_job(source) -> None:
