@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from controls.catalogue import attribute_values
-from controls.models import Control, ImplementationStatus, InclusionReason
+from controls.models import Control, ImplementationStatus, InclusionReason, SoAVersion
 from controls.soa import SoARow
 from ismsapp.forms import IsoDateInput
 from ismsapp.models import User
@@ -172,4 +172,19 @@ class PublishForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
+    source_version = forms.TypedChoiceField(
+        label="2013 SoA to start from",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="A published version is checked against its fingerprint before it is used.",
+    )
     overwrite = forms.BooleanField(required=False, label="Replace the 2022 rows that were already edited")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        published = SoAVersion.objects.filter(edition="2013").order_by("-number")
+        self.fields["source_version"].choices = [("", "Working draft")] + [
+            (version.number, f"Version {version.number}, approved {version.approved_on:%Y-%m-%d}")
+            for version in published.only("number", "approved_on")
+        ]

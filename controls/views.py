@@ -424,10 +424,17 @@ class TransitionView(PermissionRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         form = TransitionForm(request.POST)
         if form.is_valid():
+            number = form.cleaned_data["source_version"]
             try:
-                result = transition_2013_to_2022(actor=request.user, overwrite=form.cleaned_data["overwrite"])
+                if number is not None:  # checked outside the transition's transaction, so that the
+                    published_version(Edition.ISO27001_2013, number)  # refusal of an altered one is kept
+                result = transition_2013_to_2022(
+                    actor=request.user, overwrite=form.cleaned_data["overwrite"], version=number
+                )
             except ValidationError as exc:
-                form.add_error("overwrite", exc.messages)
+                errors = exc.message_dict if hasattr(exc, "error_dict") else {"overwrite": exc.messages}
+                for field, texts in errors.items():
+                    form.add_error("source_version" if field == "version" else "overwrite", texts)
             else:
                 messages.success(
                     request,

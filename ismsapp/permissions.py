@@ -44,7 +44,8 @@ def user_has(user: Any, perm: str, obj: models.Model | None = None) -> bool:
 class ModelPermissions(permissions.BasePermission):
     """API rule: authenticated; custom actions need the permission named in the view's
     ``action_permissions``; creating needs the role-wide ``add`` permission; reads and writes on
-    an object need ``view``/``change``/``delete`` on it (role-wide or per object).
+    an object need ``view``/``change``/``delete`` on it (role-wide or per object), or what the
+    view's ``object_permissions`` names for a custom action on one object.
 
     Lists are narrowed by ``ScopedViewSetMixin.get_queryset`` rather than refused, so a user
     with object-level grants sees exactly their objects.
@@ -72,7 +73,11 @@ class ModelPermissions(permissions.BasePermission):
         return True
 
     def has_object_permission(self, request: Request, view: Any, obj: models.Model) -> bool:
-        required = getattr(view, "object_permission", None) or METHOD_ACTIONS.get(request.method or "GET", "change")
+        required = (
+            getattr(view, "object_permissions", {}).get(getattr(view, "action", None))
+            or getattr(view, "object_permission", None)
+            or METHOD_ACTIONS.get(request.method or "GET", "change")
+        )
         return user_has(request.user, permission_codename(type(obj), required), obj)
 
 

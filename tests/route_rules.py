@@ -203,6 +203,7 @@ RULES: dict[str, Rule] = {
     "control-detail": Rule(SOA_READERS, anonymous="401", kwargs=_control),
     "soaentry-list": Rule(SOA_READERS, anonymous="401"),
     "soaentry-detail": Rule(SOA_READERS, anonymous="401", kwargs=_soa_entry),
+    "soaentry-confirm-review": Rule(SOA_EDITORS, anonymous="401", method="POST", kwargs=_soa_entry),
     "soaversion-list": Rule(SOA_READERS, anonymous="401"),
     "soaversion-detail": Rule(SOA_READERS, anonymous="401", kwargs=_version),
     "soaversion-publish": Rule(PUBLISHERS, anonymous="401", method="POST"),

@@ -121,6 +121,10 @@ class PublishSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+class ConfirmReviewSerializer(serializers.Serializer):
+    row_version = serializers.IntegerField(min_value=0, help_text="The row_version the reviewer saw.")
+
+
 class DiffQuerySerializer(serializers.Serializer):
     edition = serializers.ChoiceField(choices=Edition.choices)
     from_version = serializers.CharField(help_text="Version number or 'draft'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 
 from controls import services
 from controls.api.serializers import (
+    ConfirmReviewSerializer,
     ControlSerializer,
     DiffQuerySerializer,
     PublishSerializer,
@@ -96,6 +98,8 @@ class SoAEntryViewSet(
     queryset = SoAEntry.objects.select_related("control", "owner").order_by("control__position")
     serializer_class = SoAEntrySerializer
     model_permission_required = True
+    action_permissions = {"confirm_review": "change"}
+    object_permissions = {"confirm_review": "change"}
 
     def get_queryset(self) -> QuerySet:
         return _edition_filter(super().get_queryset(), self.request, "control__edition")
@@ -119,18 +123,41 @@ class SoAEntryViewSet(
                 "last_reviewed",
             )
         }
-        try:
-            saved = services.update_soa_entry(
+        return _saved(
+            lambda: services.update_soa_entry(
                 actor=request.user, entry=entry, expected_version=data["row_version"], **values
             )
-        except services.EditConflict as conflict:
-            return Response(
-                {"detail": str(conflict), "current": SoAEntrySerializer(conflict.current).data},
-                status=status.HTTP_409_CONFLICT,
+        )
+
+    @extend_schema(
+        request=ConfirmReviewSerializer,
+        responses={200: SoAEntrySerializer, 400: OpenApiTypes.OBJECT, 409: SoAEntrySerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="confirm-review")
+    def confirm_review(self, request: Request, pk: str | None = None) -> Response:
+        """Confirm a row flagged "review needed" (after the 2013 -> 2022 transition)."""
+        entry = self.get_object()
+        serializer = ConfirmReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _saved(
+            lambda: services.confirm_review(
+                actor=request.user, entry=entry, expected_version=serializer.validated_data["row_version"]
             )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
-        return Response(SoAEntrySerializer(saved).data)
+        )
+
+
+def _saved(save: Callable[[], SoAEntry]) -> Response:
+    """The row as saved, 409 with the current row on a stale ``row_version``, 400 naming the field."""
+    try:
+        saved = save()
+    except services.EditConflict as conflict:
+        return Response(
+            {"detail": str(conflict), "current": SoAEntrySerializer(conflict.current).data},
+            status=status.HTTP_409_CONFLICT,
+        )
+    except DjangoValidationError as exc:
+        raise api_error(exc) from exc
+    return Response(SoAEntrySerializer(saved).data)
 
 
 def _version_number(raw: str) -> int | None:

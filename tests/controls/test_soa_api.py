@@ -146,3 +146,20 @@ def test_editing_a_published_version_is_refused_naming_the_version_field(
     assert client.put("/api/soa-versions/", {}, format="json").status_code == 405  # the list: DRF's own answer
     assert SoAVersion.objects.get(pk=version.pk).note == ""
     assert SoAVersion.objects.count() == 2
+
+
+def test_confirm_review_through_the_api(catalogue, compliance_officer, isms_admin, risk_owner) -> None:
+    from controls.transition import transition_2013_to_2022
+
+    transition_2013_to_2022(actor=compliance_officer)
+    target = SoAEntry.objects.get(control__edition="2022", control__ref="5.7")  # new in 2022
+    url = f"/api/soa-entries/{target.pk}/confirm-review/"
+    assert api(compliance_officer).post(url, {}, format="json").json() == {"row_version": ["This field is required."]}
+    for reader in (risk_owner, isms_admin):
+        assert api(reader).post(url, {"row_version": target.row_version}, format="json").status_code == 403
+    done = api(compliance_officer).post(url, {"row_version": target.row_version}, format="json")
+    assert done.status_code == 200
+    assert (done.json()["review_needed"], done.json()["row_version"]) == (False, target.row_version + 1)
+    stale = api(compliance_officer).post(url, {"row_version": target.row_version}, format="json")
+    assert stale.status_code == 409
+    assert stale.json()["current"]["row_version"] == target.row_version + 1

@@ -222,6 +222,34 @@ def test_transition_does_not_overwrite_edited_rows_unless_asked(catalogue, compl
     assert entry("2022", "5.1").review_needed  # 5.1 <- A.5.1.1, A.5.1.2 is a merge
 
 
+def test_transition_from_a_published_2013_version_takes_its_values(catalogue, compliance_officer, isms_admin) -> None:
+    reviewed = date(2026, 2, 1)
+    edit(compliance_officer, entry("2013", "A.6.1.2"), implementation_status="planned", last_reviewed=reviewed)
+    edit(compliance_officer, entry("2013", "A.12.4.1"), implementation_status="implemented", owner=isms_admin)
+    services.publish_soa(actor=compliance_officer, edition="2013", approver=isms_admin, approved_on=date(2026, 3, 1))
+    # Later draft edits are not part of version 1.
+    edit(compliance_officer, entry("2013", "A.6.1.2"), implementation_status="implemented")
+    edit(compliance_officer, entry("2022", "5.3"), implementation_status="not_started", last_reviewed=reviewed)
+
+    transition_2013_to_2022(actor=compliance_officer, overwrite=True, version=1)
+    copied = entry("2022", "5.3")  # <- A.6.1.2 only: its published values, review date included
+    assert (copied.implementation_status, copied.last_reviewed, copied.review_needed) == ("planned", reviewed, False)
+    merged = entry("2022", "8.15")  # <- A.12.4.1-3: owner resolved from the published username
+    assert (merged.owner, merged.last_reviewed, merged.review_needed) == (isms_admin, None, True)
+    assert entry("2022", "5.7").last_reviewed is None  # new in 2022
+
+    transition_2013_to_2022(actor=compliance_officer, overwrite=True)  # the working draft
+    assert entry("2022", "5.3").implementation_status == "implemented"
+
+
+def test_transition_from_a_version_that_does_not_exist_is_refused_naming_it(catalogue, compliance_officer) -> None:
+    before = list(SoAEntry.objects.filter(control__edition="2022").values_list("row_version", flat=True))
+    with pytest.raises(ValidationError) as refused:
+        transition_2013_to_2022(actor=compliance_officer, version=4)
+    assert "no published version 4" in refused.value.message_dict["version"][0]
+    assert list(SoAEntry.objects.filter(control__edition="2022").values_list("row_version", flat=True)) == before
+
+
 def test_confirm_review_clears_the_flag(catalogue, compliance_officer) -> None:
     transition_2013_to_2022(actor=compliance_officer)
     row = entry("2022", "5.7")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date
 
 import pytest
@@ -365,6 +366,31 @@ def test_transition_page(catalogue, client_for) -> None:
     again = client.post(reverse("controls:transition"), {})
     assert again.status_code == 400
     assert b"already been edited" in again.content
+
+
+def test_transition_page_offers_published_2013_versions(catalogue, client_for, compliance_officer) -> None:
+    from django.db import connection
+
+    services.publish_soa(
+        actor=compliance_officer, edition="2013", approver=compliance_officer, approved_on=date(2026, 3, 1)
+    )
+    client = client_for("compliance_officer")
+    page = client.get(reverse("controls:transition"))
+    assert b"Version 1, approved 2026-03-01" in page.content
+    unknown = client.post(reverse("controls:transition"), {"source_version": "7"})
+    assert unknown.status_code == 400
+    assert "source_version" in unknown.context["form"].errors
+    assert client.post(reverse("controls:transition"), {"source_version": "1"}).status_code == 302
+    version = SoAVersion.objects.get(edition="2013", number=1)
+    snapshot = version.snapshot
+    snapshot["controls"][0]["implementation_status"] = "implemented"
+    with connection.cursor() as cursor:  # altered behind the application's back, as a superuser could
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER controls_soaversion_no_update ON controls_soaversion")
+        cursor.execute("UPDATE controls_soaversion SET snapshot = %s WHERE id = %s", [json.dumps(snapshot), version.pk])
+    altered = client.post(reverse("controls:transition"), {"source_version": "1", "overwrite": "on"})
+    assert altered.status_code in (400, 409)
+    assert b"altered after publication" in altered.content
 
 
 def test_catalogue_page_and_search(catalogue, client_for) -> None:
