@@ -10,7 +10,8 @@ Messages are appended, one per line, to an in-memory batch that becomes an inges
 job. Memory is bounded: with ``max_buffer`` bytes accepted but not stored (including a batch whose
 storing failed and is being retried), TCP connections stop being read (the senders' kernels then
 hold back: back-pressure, not loss) and UDP datagrams are dropped, counted, logged and reported
-(UDP cannot push back).
+(UDP cannot push back). Each TCP connection holds at most one partial frame, and at most
+``max_connections`` are open at once: a connection beyond that is closed at once and counted.
 
 Malformed frames never stop a connection. A frame above ``MAX_FRAME`` keeps its first
 ``MAX_FRAME + 1`` bytes, so the parser rejects it as ``line_too_long`` (kept with its reason); a bad
@@ -59,6 +60,7 @@ class ReceiverStats:
     malformed_frames: int = 0
     malformed_by_reason: dict[str, int] = field(default_factory=dict)
     tcp_connections: int = 0
+    tcp_refused: int = 0  # connections closed at once: max_connections were already open
     paused: int = 0  # times a TCP connection stopped being read (back-pressure)
     peak_buffered: int = 0  # most bytes accepted but not yet stored at once (the memory bound at work)
     udp_dropped: int = 0  # datagrams dropped because the buffer was full
@@ -399,13 +401,19 @@ class Batcher:
 
 
 class TcpProtocol(asyncio.Protocol):
-    def __init__(self, batcher: Batcher, connections: set[TcpProtocol]) -> None:
+    def __init__(self, batcher: Batcher, connections: set[TcpProtocol], max_connections: int) -> None:
         self.batcher, self.connections, self.framer = batcher, connections, Framer()
+        self.max_connections = max_connections
         self.transport: Any = None
         self.finished = False
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        if len(self.connections) >= self.max_connections:
+            self.finished = True  # nothing was read from it: nothing to keep
+            self.batcher.stats.tcp_refused += 1
+            transport.abort()
+            return
         self.connections.add(self)
         self.batcher.stats.tcp_connections += 1
         if self.batcher.over_limit:
@@ -468,14 +476,16 @@ async def _read_what_arrived(stats: ReceiverStats, batcher: Batcher, seconds: fl
 
 
 async def _listen(
-    batcher: Batcher, connections: set[TcpProtocol], tcp: str | None, udp: str | None
+    batcher: Batcher, connections: set[TcpProtocol], tcp: str | None, udp: str | None, max_connections: int
 ) -> tuple[list[Any], dict[str, Any]]:
     loop = asyncio.get_running_loop()
     listeners: list[Any] = []
     bound: dict[str, Any] = {}
     if tcp:
         host, port = _address(tcp)
-        server = await loop.create_server(lambda: TcpProtocol(batcher, connections), host, port, reuse_address=True)
+        server = await loop.create_server(
+            lambda: TcpProtocol(batcher, connections, max_connections), host, port, reuse_address=True
+        )
         listeners.append(server)
         bound["tcp"] = server.sockets[0].getsockname()[:2]
     if udp:
@@ -496,6 +506,7 @@ async def serve(
     max_buffer: int = 64 * 1024**2,
     shutdown_read_seconds: float = 2.0,
     drain_seconds: float = 60.0,
+    max_connections: int = 512,
     ready: Callable[[dict[str, Any]], None] | None = None,
     stop: asyncio.Event | None = None,
     install_signals: bool = True,
@@ -511,7 +522,7 @@ async def serve(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     connections: set[TcpProtocol] = set()
-    listeners, bound = await _listen(batcher, connections, tcp, udp)
+    listeners, bound = await _listen(batcher, connections, tcp, udp, max_connections)
     if ready:
         ready(bound)
     ticker = loop.create_task(batcher.ticker())

@@ -455,6 +455,29 @@ class TestServer:
         assert stats.messages + stats.udp_dropped <= 300
         assert store.lines == sorted(store.lines)  # in the order sent
 
+    def test_connections_beyond_the_cap_are_closed_and_counted(self) -> None:
+        store = Store()
+        with running_server(store, max_connections=2) as server:
+            first, second = (socket.create_connection(server["tcp"]) for _ in range(2))
+            first.sendall(b"<13>from the first\n")
+            second.sendall(b"<13>from the second\n")
+            third = socket.create_connection(server["tcp"])  # accepted after the first two
+            third.settimeout(5)
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                third.sendall(b"<13>one too many\n")
+                assert third.recv(1) == b""  # closed by the receiver
+            third.close()
+            first.close()  # a slot is free again (once the receiver has seen the close)
+            time.sleep(0.2)
+            fourth = socket.create_connection(server["tcp"])
+            fourth.sendall(b"<13>after a slot freed\n")
+            fourth.close()
+            second.close()
+            time.sleep(0.2)
+        stats: ReceiverStats = server["stats"]
+        assert stats.tcp_refused == 1
+        assert sorted(store.lines) == [b"<13>after a slot freed", b"<13>from the first", b"<13>from the second"]
+
     def test_stop_takes_an_unterminated_message_of_an_open_connection(self) -> None:
         store = Store()
         with running_server(store, flush_seconds=3600) as server:

@@ -36,6 +36,12 @@ class Command(BaseCommand):
             "messages are dropped (counted in the exit statistics).",
         )
         parser.add_argument(
+            "--max-connections",
+            type=int,
+            default=512,
+            help="TCP connections open at once; more are closed at once (counted in the exit statistics).",
+        )
+        parser.add_argument(
             "--drain-seconds",
             type=float,
             default=60.0,
@@ -73,6 +79,7 @@ class Command(BaseCommand):
                 flush_seconds=options["flush_seconds"],
                 max_buffer=options["max_buffer"],
                 drain_seconds=options["drain_seconds"],
+                max_connections=options["max_connections"],
                 ready=ready,
             )
         )
