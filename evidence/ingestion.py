@@ -37,7 +37,7 @@ from evidence.models import (
     RejectedRecord,
     SessionRecording,
 )
-from evidence.parsers.base import Event, ParseContext, ParseError, Record
+from evidence.parsers.base import MAX_LINE_BYTES, Event, ParseContext, ParseError, Record
 from evidence.parsers.inflate import inflated_if_gzip
 from evidence.parsers.sessions import gap_warnings, redact_hidden_input, session_events, to_asciicast_v2
 from ismsapp.audit import acting_as
@@ -74,17 +74,28 @@ def plan_chunks(
 
 
 def _next_boundary(handle: BinaryIO, target: int, may_start: ChunkStart) -> int:
-    """The first line start after ``target`` where a chunk may begin (end of file if none)."""
+    """The first line start after ``target`` where a chunk may begin (end of file if none). Lines
+    are compared by their first ``MAX_LINE_BYTES``: a huge line is skipped, never held whole."""
     handle.seek(target)
-    handle.readline()  # the rest of the line ``target`` falls in
-    previous = handle.readline()
+    _read_line_head(handle)  # the rest of the line ``target`` falls in
+    previous = _read_line_head(handle)
     for _ in range(MAX_BOUNDARY_LINES):
         position = handle.tell()
-        line = handle.readline()
+        line = _read_line_head(handle)
         if not line or not previous or may_start(previous, line):
             return position
         previous = line
     return handle.tell()
+
+
+def _read_line_head(handle: BinaryIO) -> bytes:
+    """The next line's first ``MAX_LINE_BYTES`` (b"" at the end of the file); the handle is left
+    at the start of the line after it."""
+    head = handle.readline(MAX_LINE_BYTES)
+    if head and not head.endswith(b"\n"):
+        while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            pass
+    return head
 
 
 def create_job(
@@ -97,14 +108,16 @@ def create_job(
     receiver: str = IngestionJob.Receiver.COMMAND,
     enqueue: bool = True,
     written_at: datetime | None = None,
+    inflate: bool = True,
 ) -> IngestionJob:
-    """Store the bytes (inflated first if they are gzip), create the job and its chunks, and queue
-    one task per chunk (on commit). A file over the size limit, or damaged gzip, raises
-    ``ValueError`` (``ParseError`` naming the reason) and leaves nothing behind."""
+    """Store the bytes (inflated first if they are a gzip file, unless ``inflate`` is off: bytes
+    that are not one file, such as a syslog receiver's batch, or a body already inflated), create
+    the job and its chunks, and queue one task per chunk (on commit). A file over the size limit,
+    or damaged gzip, raises ``ValueError`` (``ParseError`` naming the reason), leaving nothing."""
     from evidence.tasks import process_chunk_task
 
     spec = get_format(fmt)
-    if not spec.reads_gzip:
+    if inflate and not spec.reads_gzip:
         stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)
     sha256, size = store_stream(stream, max_bytes=settings.EVIDENCE_MAX_UPLOAD_BYTES)
     ranges = plan_chunks(str(blob_path(sha256)), size, spec.chunk_start)
@@ -386,7 +399,8 @@ def _add_counts(
     if not counters:
         return
     columns = ("source_id", *keys, "events", "last_seen")
-    rows = [[source.pk, *key, count, last_seen] for key, (count, last_seen) in counters.items()]
+    # In key order: concurrent chunks of a source lock the same counter rows in the same order.
+    rows = [[source.pk, *key, count, last_seen] for key, (count, last_seen) in sorted(counters.items())]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), COUNTER_ROWS_PER_STATEMENT):
             batch = rows[start : start + COUNTER_ROWS_PER_STATEMENT]
@@ -437,7 +451,8 @@ def sign_checkpoint(source: EvidenceSource) -> Checkpoint | None:
         signature=integrity.sign(message),
         key_fingerprint=integrity.fingerprint(),
     )
-    transaction.on_commit(lambda: journal.append(source, checkpoint))  # only what was committed
+    # Only what was committed; a journal that cannot be written is logged, not a failed chunk.
+    transaction.on_commit(lambda: journal.append(source, checkpoint), robust=True)
     return checkpoint
 
 

@@ -557,6 +557,7 @@ def job_writer(source: Any, *, enqueue: bool = True) -> Callable[[bytes], str]:
         close_old_connections()
         job = ingestion.create_job(
             actor=None,
+            inflate=False,  # a batch of messages, not a file: bytes that look like gzip are a message
             source=source,
             fmt="syslog",
             stream=io.BytesIO(batch),

@@ -103,7 +103,15 @@ def _check_checkpoints(source: EvidenceSource) -> tuple[str, str] | None:
 def _check_journal(source: EvidenceSource) -> tuple[str, str] | None:
     """The chain against the checkpoints also journaled outside the database: a chain cut short
     (its newest batches and their checkpoints deleted) ends before the journal does."""
-    heads = journal.recorded_heads(source)
+    record = journal.record_of(source)
+    if record.other_identities:
+        known = sorted(record.other_identities)[0].partition("@")[2]
+        return (
+            "source record",
+            f"the checkpoint journal outside the database knows source id {source.pk} as created at {known}, "
+            "not as the database says (the source record was altered, or the database replaced)",
+        )
+    heads = record.heads
     if not heads:
         return None
     newest = max(heads)
@@ -118,6 +126,12 @@ def _check_journal(source: EvidenceSource) -> tuple[str, str] | None:
         if links.get(seq) != heads[seq]:
             return f"batch {seq}", "differs from the checkpoint journal outside the database (history rewritten)"
     return None
+
+
+def missing_journaled_sources() -> list[int]:
+    """Ids of sources the checkpoint journal knows and the database no longer has (deleted)."""
+    known = set(EvidenceSource.objects.values_list("pk", flat=True))
+    return sorted(journal.journaled_source_ids() - known)
 
 
 def _check_chunks(source: EvidenceSource) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -70,6 +71,13 @@ def make_persona(name: str) -> object:
         first_name=name.replace("_", " ").title(),
         email=f"{name}@example.test",
     )
+
+
+@pytest.fixture(autouse=True)
+def _checkpoint_journal_per_test(settings: Any, tmp_path: Path) -> None:
+    """Each test its own checkpoint journal: test databases come and go, a shared journal would
+    remember sources they no longer have. (Worker processes keep the one their settings name.)"""
+    settings.EVIDENCE_CHECKPOINT_JOURNAL = tmp_path / "evidence-checkpoints.jsonl"
 
 
 @pytest.fixture

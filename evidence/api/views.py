@@ -121,6 +121,7 @@ class IngestView(APIView):
                 stream=body,
                 filename=request.query_params.get("filename", "http-push")[:255],
                 receiver=IngestionJob.Receiver.PUSH,
+                inflate=encoding != "gzip",  # inflated once, within one budget
             )
         except ParseError as exc:  # from the gzip reader: what was wrong with the body
             return Response({"detail": exc.detail, "reason": exc.reason}, status=status.HTTP_400_BAD_REQUEST)

@@ -314,8 +314,9 @@ ISMS_ORGANISATION_NAME = env_str("ISMS_ORGANISATION_NAME", "")
 # development key; in production mount it from a secret store).
 EVIDENCE_SIGNING_KEY = Path(env_str("ISMS_EVIDENCE_SIGNING_KEY", str(VAR_DIR / "keys" / "evidence-signing.pem")))
 # Every signed checkpoint is also appended here, outside the database (see evidence/journal.py).
+# (Not beside the key by default: a key is often mounted read-only from a secret store.)
 EVIDENCE_CHECKPOINT_JOURNAL = Path(
-    env_str("ISMS_EVIDENCE_CHECKPOINT_JOURNAL", str(EVIDENCE_SIGNING_KEY.parent / "evidence-checkpoints.jsonl"))
+    env_str("ISMS_EVIDENCE_CHECKPOINT_JOURNAL", str(VAR_DIR / "evidence-checkpoints.jsonl"))
 )
 EVIDENCE_MAX_UPLOAD_BYTES = env_int("ISMS_EVIDENCE_MAX_UPLOAD_BYTES", 2 * 1024**3)
 ISMS_BASE_URL = env_str("ISMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")  # for links in e-mails

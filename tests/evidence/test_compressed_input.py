@@ -113,3 +113,36 @@ def test_upload_of_gz_files_and_a_bomb_among_them(client_for, source) -> None:
     assert refused.status_code == 400
     assert "bomb.log.gz: decompression_bomb" in str(refused.context["form"].errors["files"])
     assert IngestionJob.objects.count() == 1
+
+
+def test_a_syslog_batch_that_starts_like_gzip_is_messages_not_a_file(source, monkeypatch) -> None:
+    import django.db
+
+    from evidence.syslog_server import job_writer
+
+    # The writer drops stale connections between batches; here it would drop the test's transaction.
+    monkeypatch.setattr(django.db, "close_old_connections", lambda: None)
+
+    batch = b"\x1f\x8b not really gzip\n<13>Jan  5 10:00:00 web1 app: a real message\n"
+    job = IngestionJob.objects.get(pk=job_writer(source, enqueue=False)(batch))
+    summary = ingestion.job_summary(job)
+    assert job.size == len(batch)
+    assert summary["lines_read"] == 2
+    assert summary["events_stored"] + summary["rejected"] == 2
+    assert Event.objects.filter(job=job, message="a real message").exists()
+
+
+def test_a_push_with_gzip_encoding_is_inflated_once(isms_admin) -> None:
+    from rest_framework.test import APIClient
+
+    source, token = services.create_source(actor=isms_admin, name="pushed-twice", owner=isms_admin)
+    inner = gzip.compress(auth_log(5))
+    response = APIClient().post(
+        f"/api/ingest/{source.name}/?format=syslog",
+        data=gzip.compress(inner),
+        content_type="application/octet-stream",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_CONTENT_ENCODING="gzip",
+    )
+    assert response.status_code == 202, response.content
+    assert IngestionJob.objects.get(pk=response.json()["job"]).size == len(inner)  # one layer off, not two

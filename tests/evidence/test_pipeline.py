@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,6 +140,27 @@ def test_chunk_boundaries_are_the_first_allowed_line_after_the_target(tmp_path, 
         (boundary, len(data)),
     ]
     assert ingestion.plan_chunks(str(path), len(data), None, chunk_bytes=1_000) == [(0, len(data))]
+
+
+def test_chunk_planning_never_holds_a_huge_line(tmp_path) -> None:
+    """A file of one 40 MB line (or a few) is cut only at line ends, read in bounded pieces."""
+    import tracemalloc
+
+    from evidence.formats import any_line
+
+    path = tmp_path / "one-line"
+    with path.open("wb") as out:
+        out.write(b"a" * (40 * 1024 * 1024) + b"\nshort\n" + b"b" * (3 * 1024 * 1024))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        ranges = ingestion.plan_chunks(str(path), size, any_line, chunk_bytes=1024 * 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    after_short = 40 * 1024 * 1024 + 1 + len(b"short\n")  # the first line end after a whole line
+    assert ranges == [(0, after_short), (after_short, size)]
+    assert peak < 2 * 1024 * 1024  # a few 64 KiB pieces, not the 40 MB line
 
 
 def test_events_are_normalised_with_a_reference_to_their_raw_bytes(source) -> None:
@@ -324,6 +345,43 @@ def test_a_chain_cut_short_is_caught_by_the_journal_outside_the_database(
     assert "journal outside the database records batch 3, the chain ends at batch 2" in result.detail
     with pytest.raises(CommandError, match="BROKEN"):
         call_command("verify_evidence", "--source", source.name, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_source_record_altered_or_deleted_behind_the_journal_is_caught(
+    source, settings, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(source, auth_log(20))
+        ingest(source, auth_log(40))
+    _cut_last_batch(source)
+    # Hiding the cut by making the source look like another one: a new creation time.
+    type(source).objects.filter(pk=source.pk).update(created_at=source.created_at + timedelta(microseconds=1))
+    result = verify_source(source)
+    assert not result.intact
+    assert result.first_bad == "source record"
+    assert f"knows source id {source.pk} as created at" in result.detail
+    # Deleting the source and everything of it: the journal still knows it.
+    Event.objects.filter(source=source).delete()
+    Checkpoint.objects.filter(source=source).delete()
+    ChainLink.objects.filter(source=source).delete()
+    RejectedRecord.objects.filter(chunk__job__source=source).delete()
+    IngestionJob.objects.filter(source=source).delete()
+    type(source).objects.filter(pk=source.pk).delete()
+    with pytest.raises(CommandError, match="BROKEN") as broken:
+        call_command("verify_evidence", stdout=io.StringIO(), stderr=io.StringIO())
+    assert f"source id(s) {source.pk}: in the checkpoint journal" in str(broken.value)
+
+
+def test_a_journal_that_cannot_be_written_does_not_fail_the_chunk(
+    source, settings, tmp_path, django_capture_on_commit_callbacks, caplog
+) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    settings.EVIDENCE_CHECKPOINT_JOURNAL = tmp_path / "not-a-folder" / "journal.jsonl"
+    with django_capture_on_commit_callbacks(execute=True):
+        _, summary = ingest(source, auth_log(10))
+    assert (summary["status"], summary["events_stored"]) == ("done", 10)
+    assert Checkpoint.objects.filter(source=source).exists()
+    assert "journal" in caplog.text or "not-a-folder" in caplog.text
 
 
 def test_without_a_journal_a_cut_chain_is_still_caught_by_its_ingestion_records(source, settings, tmp_path) -> None:

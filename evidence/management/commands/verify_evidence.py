@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from evidence.models import EvidenceSource
-from evidence.verification import verify_source
+from evidence.verification import missing_journaled_sources, verify_source
 
 
 class Command(BaseCommand):
@@ -31,5 +31,12 @@ class Command(BaseCommand):
             else:
                 self.stderr.write(self.style.ERROR(line))
                 failures.append(line)
+        if not options["source"] and (missing := missing_journaled_sources()):
+            line = (
+                f"source id(s) {', '.join(map(str, missing))}: in the checkpoint journal outside the database, "
+                "missing from the database (deleted)"
+            )
+            self.stderr.write(self.style.ERROR(line))
+            failures.append(line)
         if failures:
             raise CommandError(f"Evidence integrity BROKEN in {len(failures)} source(s): {failures[0]}")
