@@ -11,7 +11,9 @@ job. Memory is bounded: with ``max_buffer`` bytes accepted but not stored (inclu
 storing failed and is being retried), TCP connections stop being read (the senders' kernels then
 hold back: back-pressure, not loss) and UDP datagrams are dropped, counted, logged and reported
 (UDP cannot push back). Each TCP connection holds at most one partial frame, and at most
-``max_connections`` are open at once: a connection beyond that is closed at once and counted.
+``max_connections`` are open at once: a new connection beyond that takes the place of the one idle
+longest, if it has sent nothing for ``evict_idle_seconds`` (what it sent is kept), or is closed at
+once; both are counted.
 
 Malformed frames never stop a connection. A frame above ``MAX_FRAME`` keeps its first
 ``MAX_FRAME + 1`` bytes, so the parser rejects it as ``line_too_long`` (kept with its reason); a bad
@@ -60,7 +62,8 @@ class ReceiverStats:
     malformed_frames: int = 0
     malformed_by_reason: dict[str, int] = field(default_factory=dict)
     tcp_connections: int = 0
-    tcp_refused: int = 0  # connections closed at once: max_connections were already open
+    tcp_refused: int = 0  # connections closed at once: max_connections were already open and busy
+    tcp_evicted: int = 0  # idle connections closed to make room for a new one
     paused: int = 0  # times a TCP connection stopped being read (back-pressure)
     peak_buffered: int = 0  # most bytes accepted but not yet stored at once (the memory bound at work)
     udp_dropped: int = 0  # datagrams dropped because the buffer was full
@@ -400,16 +403,23 @@ class Batcher:
 # --- network -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ConnectionLimit:
+    max_connections: int = 512
+    evict_idle_seconds: float = 60.0
+
+
 class TcpProtocol(asyncio.Protocol):
-    def __init__(self, batcher: Batcher, connections: set[TcpProtocol], max_connections: int) -> None:
+    def __init__(self, batcher: Batcher, connections: set[TcpProtocol], limit: ConnectionLimit) -> None:
         self.batcher, self.connections, self.framer = batcher, connections, Framer()
-        self.max_connections = max_connections
+        self.limit = limit
         self.transport: Any = None
         self.finished = False
+        self.last_active = time.monotonic()
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.limit.max_connections and not self._evict_idle():
             self.finished = True  # nothing was read from it: nothing to keep
             self.batcher.stats.tcp_refused += 1
             transport.abort()
@@ -419,7 +429,20 @@ class TcpProtocol(asyncio.Protocol):
         if self.batcher.over_limit:
             self.batcher.pause(transport)
 
+    def _evict_idle(self) -> bool:
+        """Close the connection idle longest (not one paused by back-pressure) to make room."""
+        paused = self.batcher.paused_transports
+        idle = [c for c in self.connections if c.transport not in paused]
+        oldest = min(idle, key=lambda connection: connection.last_active, default=None)
+        if oldest is None or time.monotonic() - oldest.last_active < self.limit.evict_idle_seconds:
+            return False
+        oldest.finish()
+        oldest.transport.close()
+        self.batcher.stats.tcp_evicted += 1
+        return True
+
     def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
         self.batcher.stats.bytes_received += len(data)
         self._accept(self.framer.feed(data))
         if self.batcher.over_limit:
@@ -476,7 +499,7 @@ async def _read_what_arrived(stats: ReceiverStats, batcher: Batcher, seconds: fl
 
 
 async def _listen(
-    batcher: Batcher, connections: set[TcpProtocol], tcp: str | None, udp: str | None, max_connections: int
+    batcher: Batcher, connections: set[TcpProtocol], tcp: str | None, udp: str | None, limit: ConnectionLimit
 ) -> tuple[list[Any], dict[str, Any]]:
     loop = asyncio.get_running_loop()
     listeners: list[Any] = []
@@ -484,7 +507,7 @@ async def _listen(
     if tcp:
         host, port = _address(tcp)
         server = await loop.create_server(
-            lambda: TcpProtocol(batcher, connections, max_connections), host, port, reuse_address=True
+            lambda: TcpProtocol(batcher, connections, limit), host, port, reuse_address=True
         )
         listeners.append(server)
         bound["tcp"] = server.sockets[0].getsockname()[:2]
@@ -506,7 +529,7 @@ async def serve(
     max_buffer: int = 64 * 1024**2,
     shutdown_read_seconds: float = 2.0,
     drain_seconds: float = 60.0,
-    max_connections: int = 512,
+    limit: ConnectionLimit | None = None,
     ready: Callable[[dict[str, Any]], None] | None = None,
     stop: asyncio.Event | None = None,
     install_signals: bool = True,
@@ -522,7 +545,7 @@ async def serve(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     connections: set[TcpProtocol] = set()
-    listeners, bound = await _listen(batcher, connections, tcp, udp, max_connections)
+    listeners, bound = await _listen(batcher, connections, tcp, udp, limit or ConnectionLimit())
     if ready:
         ready(bound)
     ticker = loop.create_task(batcher.ticker())

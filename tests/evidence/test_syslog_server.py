@@ -29,6 +29,7 @@ from evidence.models import Event, IngestionJob, RejectedRecord
 from evidence.syslog_server import (
     MAX_FRAME,
     Batcher,
+    ConnectionLimit,
     Framer,
     Framing,
     ReceiverStats,
@@ -457,7 +458,7 @@ class TestServer:
 
     def test_connections_beyond_the_cap_are_closed_and_counted(self) -> None:
         store = Store()
-        with running_server(store, max_connections=2) as server:
+        with running_server(store, limit=ConnectionLimit(max_connections=2)) as server:
             first, second = (socket.create_connection(server["tcp"]) for _ in range(2))
             first.sendall(b"<13>from the first\n")
             second.sendall(b"<13>from the second\n")
@@ -477,6 +478,23 @@ class TestServer:
         stats: ReceiverStats = server["stats"]
         assert stats.tcp_refused == 1
         assert sorted(store.lines) == [b"<13>after a slot freed", b"<13>from the first", b"<13>from the second"]
+
+    def test_an_idle_connection_makes_room_for_a_new_one(self) -> None:
+        store = Store()
+        with running_server(store, limit=ConnectionLimit(max_connections=1, evict_idle_seconds=0.2)) as server:
+            idle = socket.create_connection(server["tcp"])
+            idle.sendall(b"<13>said once, then silent\n<13>unterminated")
+            time.sleep(0.4)
+            fresh = socket.create_connection(server["tcp"])
+            fresh.sendall(b"<13>the new sender\n")
+            idle.settimeout(5)
+            assert idle.recv(1) == b""  # closed by the receiver to make room
+            fresh.close()
+            idle.close()
+            time.sleep(0.2)
+        stats: ReceiverStats = server["stats"]
+        assert (stats.tcp_evicted, stats.tcp_refused) == (1, 0)
+        assert sorted(store.lines) == [b"<13>said once, then silent", b"<13>the new sender", b"<13>unterminated"]
 
     def test_stop_takes_an_unterminated_message_of_an_open_connection(self) -> None:
         store = Store()

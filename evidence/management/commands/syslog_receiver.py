@@ -39,8 +39,10 @@ class Command(BaseCommand):
             "--max-connections",
             type=int,
             default=512,
-            help="TCP connections open at once; more are closed at once (counted in the exit statistics).",
+            help="TCP connections open at once; a new one beyond takes the place of one idle for "
+            "--evict-idle-seconds, or is closed at once (both counted in the exit statistics).",
         )
+        parser.add_argument("--evict-idle-seconds", type=float, default=60.0, help="See --max-connections.")
         parser.add_argument(
             "--drain-seconds",
             type=float,
@@ -79,7 +81,7 @@ class Command(BaseCommand):
                 flush_seconds=options["flush_seconds"],
                 max_buffer=options["max_buffer"],
                 drain_seconds=options["drain_seconds"],
-                max_connections=options["max_connections"],
+                limit=syslog_server.ConnectionLimit(options["max_connections"], options["evict_idle_seconds"]),
                 ready=ready,
             )
         )
