@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -13,22 +13,34 @@ from evidence.parsers.sessions.asciicast import parse_asciicast
 from evidence.parsers.sessions.sudo_iolog import parse_sudo_iolog_archive
 from evidence.parsers.sessions.tlog import parse_tlog
 
-ChunkStart = Callable[[bytes, bytes], bool]  # (previous line, next line) -> may a chunk begin here?
+
+@dataclass(frozen=True)
+class ChunkCut:
+    """Where a file may be cut into chunks: between two lines, when ``allows(behind, ahead)`` for
+    the ``window`` lines on each side (fewer at the ends of the file)."""
+
+    allows: Callable[[Sequence[bytes], Sequence[bytes]], bool]
+    window: int = 1
 
 
-def any_line(previous: bytes, line: bytes) -> bool:
-    """One record per line: any line starts a chunk."""
+def _any_line(behind: Sequence[bytes], ahead: Sequence[bytes]) -> bool:
     return True
 
 
-def journal_entry(previous: bytes, line: bytes) -> bool:
-    """Every journal entry, in -o json and -o json-pretty alike, starts with "{" in column 0."""
-    return line.startswith(b"{")
+def _journal_entry(behind: Sequence[bytes], ahead: Sequence[bytes]) -> bool:
+    return ahead[0].startswith(b"{")
 
 
-def new_audit_event(previous: bytes, line: bytes) -> bool:
-    """The records of one audit event share ``msg=audit(time:serial)``: cut only where it changes."""
-    return auditd.event_id(previous) != auditd.event_id(line)
+def _between_audit_events(behind: Sequence[bytes], ahead: Sequence[bytes]) -> bool:
+    before = {auditd.event_id(line) for line in behind}
+    return not before & {auditd.event_id(line) for line in ahead} - {None}
+
+
+ANY_LINE = ChunkCut(_any_line)  # one record per line
+JOURNAL_ENTRY = ChunkCut(_journal_entry)  # every entry, -o json or json-pretty, starts with "{" in column 0
+# The records of one audit event share ``msg=audit(time:serial)`` and may be interleaved with other
+# events' records within the parser's window: cut only where no event has records on both sides.
+BETWEEN_AUDIT_EVENTS = ChunkCut(_between_audit_events, window=auditd.DEFAULT_WINDOW)
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,7 @@ class Format:
     sessions: Callable[[BinaryIO], list[SessionRecording]] | None = None  # session recordings
     # Where a file may be cut into chunks: between two lines this allows; None: the file is one
     # chunk (binary formats, session recordings).
-    chunk_start: ChunkStart | None = None
+    chunk_cut: ChunkCut | None = None
     reads_gzip: bool = False  # the parser takes gzip itself (archives); others get it inflated
 
     @property
@@ -54,18 +66,18 @@ def _one(loader: Callable[[BinaryIO], Any]) -> Callable[[BinaryIO], list[Session
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, chunk_start=any_line),
-        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, chunk_start=any_line),
-        Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, chunk_start=any_line),
-        Format("cef", "ArcSight CEF", cef.PARSER, chunk_start=any_line),
-        Format("ndjson", "NDJSON normalised events", ndjson.PARSER, chunk_start=any_line),
+        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, chunk_cut=ANY_LINE),
+        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, chunk_cut=ANY_LINE),
+        Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, chunk_cut=ANY_LINE),
+        Format("cef", "ArcSight CEF", cef.PARSER, chunk_cut=ANY_LINE),
+        Format("ndjson", "NDJSON normalised events", ndjson.PARSER, chunk_cut=ANY_LINE),
         Format(
             "journald",
             "systemd journal JSON (journalctl -o json / json-pretty)",
             journald.PARSER,
-            chunk_start=journal_entry,
+            chunk_cut=JOURNAL_ENTRY,
         ),
-        Format("auditd", "Linux audit log (audit.log)", auditd.PARSER, chunk_start=new_audit_event),
+        Format("auditd", "Linux audit log (audit.log)", auditd.PARSER, chunk_cut=BETWEEN_AUDIT_EVENTS),
         Format("evtx", "Windows event log (.evtx)", evtx.PARSER),
         Format("asciicast", "Session recording: asciicast v1/v2/v3", sessions=_one(parse_asciicast)),
         Format("tlog", "Session recording: tlog (JSON or journal export)", sessions=parse_tlog),

@@ -14,7 +14,7 @@ import gc
 import hashlib
 import io
 import logging
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence import integrity, journal, rules, writer
-from evidence.formats import ChunkStart, Format, get_format
+from evidence.formats import ChunkCut, Format, get_format
 from evidence.models import (
     ChainLink,
     Checkpoint,
@@ -55,37 +55,44 @@ COUNTER_ROWS_PER_STATEMENT = 1000  # within every database's limit on parameters
 MAX_BOUNDARY_LINES = 10_000  # lines looked through for a chunk boundary before cutting anyway
 
 
-def plan_chunks(
-    path: str, size: int, may_start: ChunkStart | None, chunk_bytes: int | None = None
-) -> list[tuple[int, int]]:
-    """Byte ranges covering the file, each ending at a line end where ``may_start(previous line,
-    next line)`` allows a chunk to begin (the whole file as one range for None)."""
+def plan_chunks(path: str, size: int, cut: ChunkCut | None, chunk_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Byte ranges covering the file, each ending at a line end where ``cut`` allows a chunk to
+    begin (the whole file as one range for None)."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    if may_start is None or size <= chunk_bytes:
+    if cut is None or size <= chunk_bytes:
         return [(0, size)]
     ranges, start = [], 0
     with open(path, "rb") as handle:
         while start < size:
             target = start + chunk_bytes
-            end = _next_boundary(handle, target, may_start) if target < size else size
+            end = _next_boundary(handle, target, cut) if target < size else size
             ranges.append((start, end))
             start = end
     return ranges
 
 
-def _next_boundary(handle: BinaryIO, target: int, may_start: ChunkStart) -> int:
-    """The first line start after ``target`` where a chunk may begin (end of file if none). Lines
-    are compared by their first ``MAX_LINE_BYTES``: a huge line is skipped, never held whole."""
+def _next_boundary(handle: BinaryIO, target: int, cut: ChunkCut) -> int:
+    """The first line start after ``target`` (and after ``cut.window`` whole lines) where ``cut``
+    allows a chunk to begin; the end of the file if none. Lines are compared by their first
+    ``MAX_LINE_BYTES``: a huge line is skipped, never held whole."""
     handle.seek(target)
     _read_line_head(handle)  # the rest of the line ``target`` falls in
-    previous = _read_line_head(handle)
+    behind: deque[bytes] = deque(maxlen=cut.window)
+    ahead: deque[tuple[int, bytes]] = deque()  # (offset, line)
+    while len(behind) < cut.window and (line := _read_line_head(handle)):
+        behind.append(line)
     for _ in range(MAX_BOUNDARY_LINES):
-        position = handle.tell()
-        line = _read_line_head(handle)
-        if not line or not previous or may_start(previous, line):
-            return position
-        previous = line
-    return handle.tell()
+        while len(ahead) < cut.window:
+            offset = handle.tell()
+            if not (line := _read_line_head(handle)):
+                break
+            ahead.append((offset, line))
+        if not ahead or not behind:
+            return handle.tell()  # the end of the file
+        if cut.allows(behind, [line for _, line in ahead]):
+            return ahead[0][0]
+        behind.append(ahead.popleft()[1])
+    return ahead[0][0] if ahead else handle.tell()
 
 
 def _read_line_head(handle: BinaryIO) -> bytes:
@@ -120,7 +127,7 @@ def create_job(
     if inflate and not spec.reads_gzip:
         stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)
     sha256, size = store_stream(stream, max_bytes=settings.EVIDENCE_MAX_UPLOAD_BYTES)
-    ranges = plan_chunks(str(blob_path(sha256)), size, spec.chunk_start)
+    ranges = plan_chunks(str(blob_path(sha256)), size, spec.chunk_cut)
     with transaction.atomic(), acting_as(actor):
         job = IngestionJob.objects.create(
             source=source,
