@@ -9,39 +9,22 @@ block ``flush`` and the test runner's clean-up (SQLite has no TRUNCATE).
 
 from django.db import migrations
 
-TABLE = "controls_soaversion"
-
-POSTGRES_UP = f"""
-CREATE OR REPLACE FUNCTION controls_soaversion_immutable() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'published SoA version % of edition % is immutable (% refused)', OLD.number, OLD.edition, TG_OP
-        USING ERRCODE = 'restrict_violation',
-              HINT = 'Edit the working draft and publish a new version.';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER controls_soaversion_no_update BEFORE UPDATE ON {TABLE}
-    FOR EACH ROW EXECUTE FUNCTION controls_soaversion_immutable();
-CREATE TRIGGER controls_soaversion_no_delete BEFORE DELETE ON {TABLE}
-    FOR EACH ROW EXECUTE FUNCTION controls_soaversion_immutable();
-"""
-POSTGRES_DOWN = f"""
-DROP TRIGGER IF EXISTS controls_soaversion_no_update ON {TABLE};
-DROP TRIGGER IF EXISTS controls_soaversion_no_delete ON {TABLE};
-DROP FUNCTION IF EXISTS controls_soaversion_immutable();
-"""
-
-
-def triggers_up(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP, params=None)
-
-
-def triggers_down(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN, params=None)
+from ismsapp.dbguards import refuse_update_and_delete
 
 
 class Migration(migrations.Migration):
     dependencies = [("controls", "0001_initial")]
 
-    operations = [migrations.RunPython(triggers_up, triggers_down)]
+    operations = [
+        refuse_update_and_delete(
+            "controls_soaversion",
+            function="controls_soaversion_immutable",
+            triggers="controls_soaversion",
+            raise_statement=(
+                "RAISE EXCEPTION 'published SoA version % of edition % is immutable (% refused)', "
+                "OLD.number, OLD.edition, TG_OP\n"
+                "        USING ERRCODE = 'restrict_violation',\n"
+                "              HINT = 'Edit the working draft and publish a new version.';"
+            ),
+        )
+    ]

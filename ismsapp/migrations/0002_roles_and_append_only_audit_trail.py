@@ -7,33 +7,7 @@ TRUNCATE, so a trigger there would also block ``flush`` and the test runner's cl
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-TABLE = "ismsapp_auditentry"
-
-POSTGRES_UP = f"""
-CREATE OR REPLACE FUNCTION isms_audit_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit trail is append-only (% refused)', TG_OP;
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER isms_audit_no_update BEFORE UPDATE ON {TABLE} FOR EACH ROW EXECUTE FUNCTION isms_audit_append_only();
-CREATE TRIGGER isms_audit_no_delete BEFORE DELETE ON {TABLE} FOR EACH ROW EXECUTE FUNCTION isms_audit_append_only();
-"""
-POSTGRES_DOWN = f"""
-DROP TRIGGER IF EXISTS isms_audit_no_update ON {TABLE};
-DROP TRIGGER IF EXISTS isms_audit_no_delete ON {TABLE};
-DROP FUNCTION IF EXISTS isms_audit_append_only();
-"""
-
-
-def triggers_up(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_UP, params=None)
-
-
-def triggers_down(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN, params=None)
-
+from ismsapp.dbguards import refuse_update_and_delete
 
 def roles_and_head(apps, schema_editor):
     from ismsapp.roles import sync_roles
@@ -55,5 +29,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(roles_and_head, migrations.RunPython.noop),
-        migrations.RunPython(triggers_up, triggers_down),
+        refuse_update_and_delete(
+            "ismsapp_auditentry",
+            function="isms_audit_append_only",
+            triggers="isms_audit",
+            raise_statement="RAISE EXCEPTION 'the audit trail is append-only (% refused)', TG_OP;",
+        ),
     ]

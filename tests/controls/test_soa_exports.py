@@ -26,6 +26,7 @@ from controls.models import Control, SoAEntry
 from controls.reports import soa_csv, soa_pdf, soa_view_for, soa_xlsx
 from ismsapp import services as isms_services
 from ismsapp.models import User
+from tests.controls.edits import edit_entry, soa_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -39,18 +40,7 @@ def entry(ref: str, edition: str = "2022") -> SoAEntry:
 
 def edit(actor: User, ref: str, edition: str = "2022", **changes) -> SoAEntry:
     """Save one row through the service, keeping what ``changes`` does not mention."""
-    current = entry(ref, edition)
-    values = {
-        "applicable": current.applicable,
-        "inclusion_reasons": current.inclusion_reasons,
-        "justification": current.justification,
-        "implementation_status": current.implementation_status,
-        "owner": current.owner,
-        "implementation_notes": current.implementation_notes,
-        "last_reviewed": current.last_reviewed,
-    }
-    values.update(changes)
-    return services.update_soa_entry(actor=actor, entry=current, expected_version=current.row_version, **values)
+    return edit_entry(actor, soa_entry(edition, ref), **changes)
 
 
 def publish(actor: User, edition: str, approver: User, approved_on: date):

@@ -12,26 +12,13 @@ from controls.models import SoAEntry, SoAVersion
 from controls.soa import diff_views, draft_view, version_view
 from controls.transition import transition_2013_to_2022
 from ismsapp.models import AuditEntry
+from tests.controls.edits import edit_entry, soa_entry
 
 pytestmark = pytest.mark.django_db
 
 
-def entry(edition: str, ref: str) -> SoAEntry:
-    return SoAEntry.objects.select_related("control").get(control__edition=edition, control__ref=ref)
-
-
-def edit(actor, target: SoAEntry, **changes) -> SoAEntry:
-    values = {
-        "applicable": target.applicable,
-        "inclusion_reasons": target.inclusion_reasons,
-        "justification": target.justification,
-        "implementation_status": target.implementation_status,
-        "owner": target.owner,
-        "implementation_notes": target.implementation_notes,
-        "last_reviewed": target.last_reviewed,
-    }
-    values.update(changes)
-    return services.update_soa_entry(actor=actor, entry=target, expected_version=target.row_version, **values)
+entry = soa_entry
+edit = edit_entry
 
 
 def test_exclusion_needs_a_justification_and_nothing_is_saved(catalogue, compliance_officer) -> None:

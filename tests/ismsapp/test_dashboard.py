@@ -100,22 +100,10 @@ def test_soa_panel_figures_match_the_database(catalogue, client_for, compliance_
     from controls import services as soa
     from controls.models import SoAEntry
     from controls.transition import transition_2013_to_2022
+    from tests.controls.edits import edit_entry, soa_entry
 
     def edit(edition: str, ref: str, **changes) -> None:
-        current = SoAEntry.objects.get(control__edition=edition, control__ref=ref)
-        values = {
-            "applicable": current.applicable,
-            "inclusion_reasons": current.inclusion_reasons,
-            "justification": current.justification,
-            "implementation_status": current.implementation_status,
-            "owner": current.owner,
-        }
-        soa.update_soa_entry(
-            actor=compliance_officer,
-            entry=current,
-            expected_version=current.row_version,
-            **(values | changes),
-        )
+        edit_entry(compliance_officer, soa_entry(edition, ref), **changes)
 
     # 2013: A.5.1.1 + A.5.1.2 both implemented (merged into 2022 5.1), A.12.4.1 implemented with an
     # owner (one of three sources of 8.15), A.11.1.6 excluded.
