@@ -30,7 +30,6 @@ from evidence.models import (
     ChainLink,
     Checkpoint,
     ControlEventCount,
-    ControlEvidence,
     EvidenceSource,
     IngestionChunk,
     IngestionJob,
@@ -375,28 +374,23 @@ def _gap_events(recording: Any, events: list[Event]) -> list[Event]:
 
 
 def _count_evidence(source: EvidenceSource, result: ChunkResult, inserted: set[int]) -> None:
-    """Add the chunk's new events to the per-day counters: per rule, and per control (where an
-    event counts once however many of its rules map to the control)."""
-    per_rule: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
-    per_control: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
+    """Add the chunk's new events to the per-control, per-day counters (an event counts once per
+    control however many of its rules map to it)."""
+    counters: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
     controls_of: dict[tuple[str, ...], set[tuple[str, str]]] = {}
     now = timezone.now()
     for position in inserted:
-        matched = result.matched[position]
+        matched = tuple(result.matched[position])
         if not matched:
             continue
+        if matched not in controls_of:
+            controls_of[matched] = rules.controls_of_rules(matched)
         when = min(result.times[position] or now, now)
-        day = when.date()
-        key = tuple(matched)
-        if key not in controls_of:
-            controls_of[key] = rules.controls_of_rules(matched)
-        counters = [per_rule[(rule, day)] for rule in matched]
-        counters += [per_control[(edition, control, day)] for edition, control in controls_of[key]]
-        for counter in counters:
+        for edition, control in controls_of[matched]:
+            counter = counters[(edition, control, when.date())]
             counter[0] += 1
             counter[1] = max(counter[1], when) if counter[1] else when
-    _add_counts(ControlEvidence._meta.db_table, ("rule", "day"), source, per_rule)
-    _add_counts(ControlEventCount._meta.db_table, ("edition", "control", "day"), source, per_control)
+    _add_counts(ControlEventCount._meta.db_table, ("edition", "control", "day"), source, counters)
 
 
 def _add_counts(

@@ -1,6 +1,6 @@
 """Machine evidence: sources, ingestion jobs, events with their hash chain, session recordings."""
 
-from evidence.models.events import ChainLink, Checkpoint, ControlEventCount, ControlEvidence, Event
+from evidence.models.events import ChainLink, Checkpoint, ControlEventCount, Event
 from evidence.models.ingestion import IngestionChunk, IngestionJob, RejectedRecord
 from evidence.models.sessions import SessionRecording
 from evidence.models.sources import EvidenceSource
@@ -9,7 +9,6 @@ __all__ = [
     "ChainLink",
     "Checkpoint",
     "ControlEventCount",
-    "ControlEvidence",
     "Event",
     "EvidenceSource",
     "IngestionChunk",

@@ -105,29 +105,11 @@ class Checkpoint(models.Model):
         return f"checkpoint {self.source_id}#{self.seq}"
 
 
-class ControlEvidence(models.Model):
-    """How many events of a source matched a mapping rule on a day, and the latest one (for the
-    SoA's machine-evidence column, without scanning events)."""
-
-    source = models.ForeignKey(EvidenceSource, on_delete=models.CASCADE, related_name="+")
-    rule = models.CharField(max_length=40)
-    day = models.DateField()
-    events = models.PositiveBigIntegerField(default=0)
-    last_seen = models.DateTimeField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "rule", "day"], name="controlevidence_unique")]
-        indexes = [models.Index(fields=["rule", "day"])]
-
-    def __str__(self) -> str:
-        return f"{self.source_id} {self.rule} {self.day}: {self.events}"
-
-
 class ControlEventCount(models.Model):
     """How many distinct events of a source were evidence for a control on a day, and the latest
-    one: the SoA's machine-evidence figures. An event that several rules map to the same control
-    (a command typed in a recorded session: commands and session recordings, both 8.15) counts
-    once here, unlike in the per-rule ``ControlEvidence``."""
+    one: the SoA's machine-evidence figures, without scanning events. An event that several rules
+    map to the same control (a command typed in a recorded session: commands and session
+    recordings, both 8.15) counts once."""
 
     source = models.ForeignKey(EvidenceSource, on_delete=models.CASCADE, related_name="+")
     edition = models.CharField(max_length=4)

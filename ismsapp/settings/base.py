@@ -176,7 +176,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "evidence.event",
     "evidence.chainlink",
     "evidence.checkpoint",
-    "evidence.controlevidence",
+    "evidence.controleventcount",
     "evidence.ingestionchunk",
     "evidence.rejectedrecord",
     "evidence.sessionrecording",

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evidence import health, ingestion, services
-from evidence.models import ControlEvidence, Event
+from evidence.models import ControlEventCount, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +170,7 @@ def test_a_control_is_fresh_only_if_a_source_delivered_within_its_own_cadence(of
     cell = soa_evidence(officer)["8.5"]
     assert cell["health"] == "fresh"
     assert cell["events"] == "3"
-    assert ControlEvidence.objects.filter(rule="logon").values("source").distinct().count() == 2
+    assert ControlEventCount.objects.filter(control="8.5").values("source").distinct().count() == 2
 
 
 def test_supplier_activity_health_follows_the_configured_accounts(officer, isms_admin) -> None:
