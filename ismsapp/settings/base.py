@@ -272,12 +272,14 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_CELERY_QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(_CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(_CELERY_QUEUE_DIR / "processed"),
+        # exchange tables; kombu's default is ./control, which would land in the checkout
+        "control_folder": str(_CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -53,3 +53,28 @@ def test_real_worker_on_redis_writes_to_postgresql(celery_worker_process, isms_a
     assert record.intact
     assert record.entries_checked > 0
     assert "untrusted content" in log or "pickle" in log
+
+
+def test_filesystem_broker_keeps_all_its_state_under_var(tmp_path) -> None:
+    """kombu's filesystem transport writes exchange tables to ./control unless told otherwise:
+    a task sent on the embedded default must leave nothing in the working directory."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    script = (
+        "import django; django.setup();"
+        "from ismsapp.celery import app;"
+        "app.send_task('ismsapp.tasks.verify_audit_trail', queue='isms-fs-test')"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base",
+        "CELERY_BROKER_URL": "filesystem://",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert list(tmp_path.iterdir()) == []
+    assert (settings.VAR_DIR / "celery" / "control").is_dir()
