@@ -12,6 +12,7 @@ from django.utils import timezone
 from controls.soa import SoARow
 from evidence import rules
 from evidence.models import ControlEventCount
+from evidence.models.sources import delivered_within_cadence
 
 PERIOD_DAYS = 30
 
@@ -42,7 +43,7 @@ def add_machine_evidence(rows: list[SoARow]) -> None:
         last_seen = max((f["last"] for f in found if f["last"]), default=None)
         if last_seen is None:
             health = "missing"
-        elif any(f["last"] and now - f["last"] <= timedelta(minutes=f["source__cadence_minutes"]) for f in found):
+        elif any(delivered_within_cadence(f["last"], f["source__cadence_minutes"], now) for f in found):
             health = "fresh"
         else:
             health = "stale"

@@ -15,11 +15,7 @@ from ismsapp.dashboard import Panel, register
 def _evidence(user: Any) -> dict[str, Any]:
     now = timezone.now()
     sources = list(EvidenceSource.objects.for_user(user, "view").only("name", "cadence_minutes", "last_event_at"))
-    stale = [
-        s.name
-        for s in sources
-        if s.last_event_at is None or now - s.last_event_at > timedelta(minutes=s.cadence_minutes)
-    ]
+    stale = [s.name for s in sources if not s.is_fresh(now)]
     jobs = IngestionJob.objects.filter(created_at__gte=now - timedelta(days=1)).aggregate(
         jobs=Count("pk"), failed=Count("pk", filter=Q(status=IngestionJob.Status.FAILED))
     )

@@ -48,10 +48,7 @@ def render_sources(request: HttpRequest, form: SourceForm, *, status: int = 200)
         .annotate(events=Sum("links__count"))
     )
     now = timezone.now()
-    rows = [
-        (s, s.last_event_at is not None and (now - s.last_event_at).total_seconds() <= s.cadence_minutes * 60)
-        for s in sources
-    ]
+    rows = [(s, s.is_fresh(now)) for s in sources]
     return render(
         request,
         "evidence/sources.html",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -12,6 +13,11 @@ from django.db import models
 from ismsapp.querysets import ScopedQuerySet
 
 GENESIS = "0" * 64
+
+
+def delivered_within_cadence(last_event_at: datetime | None, cadence_minutes: int, now: datetime) -> bool:
+    """The one freshness rule: a source is fresh if its newest event is no older than its cadence."""
+    return last_event_at is not None and now - last_event_at <= timedelta(minutes=cadence_minutes)
 
 
 class EvidenceSource(models.Model):
@@ -57,6 +63,9 @@ class EvidenceSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def is_fresh(self, now: datetime) -> bool:
+        return delivered_within_cadence(self.last_event_at, self.cadence_minutes, now)
 
     @property
     def supplier_account_list(self) -> list[str]:

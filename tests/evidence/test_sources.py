@@ -424,3 +424,20 @@ class TestSigningKeyFingerprint:
         assert b"data-fingerprint" not in page.content
         assert b"No signing key" in page.content
         assert b"absent.pem" in page.content
+
+
+def test_one_freshness_rule_for_sources_panel_and_soa() -> None:
+    """Sources page, dashboard panel and SoA health all ask ``delivered_within_cadence``."""
+    from datetime import datetime, timedelta
+    from datetime import timezone as tz
+
+    from evidence.models import EvidenceSource
+    from evidence.models.sources import delivered_within_cadence
+
+    now = datetime(2026, 1, 1, 12, tzinfo=tz.utc)
+    assert delivered_within_cadence(now - timedelta(minutes=60), 60, now)
+    assert not delivered_within_cadence(now - timedelta(minutes=60, seconds=1), 60, now)
+    assert not delivered_within_cadence(None, 60, now)
+    source = EvidenceSource(cadence_minutes=60, last_event_at=now - timedelta(minutes=59))
+    assert source.is_fresh(now)
+    assert not source.is_fresh(now + timedelta(minutes=2))
