@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -429,12 +430,11 @@ class TestSigningKeyFingerprint:
 def test_one_freshness_rule_for_sources_panel_and_soa() -> None:
     """Sources page, dashboard panel and SoA health all ask ``delivered_within_cadence``."""
     from datetime import datetime, timedelta
-    from datetime import timezone as tz
 
     from evidence.models import EvidenceSource
     from evidence.models.sources import delivered_within_cadence
 
-    now = datetime(2026, 1, 1, 12, tzinfo=tz.utc)
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     assert delivered_within_cadence(now - timedelta(minutes=60), 60, now)
     assert not delivered_within_cadence(now - timedelta(minutes=60, seconds=1), 60, now)
     assert not delivered_within_cadence(None, 60, now)
