@@ -21,8 +21,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.harness import ROOT, emit
 
@@ -201,52 +203,79 @@ def peak_rss_mb(path: Path) -> float:
     return int(result.stdout.split()[-1]) / 1024
 
 
-def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
-    """loggen sends ``messages`` over one TCP connection (LF framing) as fast as the receiver takes
-    them; returns messages stored per second (from loggen's start to the receiver's exit after
-    SIGTERM, so the last batch counts), how many loggen says it sent (its own ``count=`` summary on
-    stderr) and how many lines the receiver's ingestion jobs hold: sent - stored is the loss."""
-    from evidence.models import EvidenceSource, IngestionJob
-    from ismsapp.blobs import blob_path
-
+@contextlib.contextmanager
+def _receiver(name: str, *listen: str) -> Iterator[dict[str, Any]]:
+    """``manage.py syslog_receiver`` for source ``name``; yields its free port, then (after SIGTERM)
+    its exit statistics under ``"stats"``."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    name = f"loggen-{uuid.uuid4().hex[:6]}"
-    options = ["--tcp", f"127.0.0.1:{port}", "--source", name, "--owner", "bench-evidence", "--flush-seconds", "1"]
+    options = [*(f"{option}127.0.0.1:{port}" for option in listen), "--source", name, "--owner", "bench-evidence"]
     receiver = subprocess.Popen(
-        [sys.executable, "manage.py", "syslog_receiver", *options],
+        [sys.executable, "manage.py", "syslog_receiver", *options, "--flush-seconds", "1"],
         cwd=ROOT,
         env=_env(f"receiver-{name}"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    state: dict[str, Any] = {"port": port}
     try:
         json.loads(receiver.stdout.readline())  # listening
+        yield state
+    finally:
+        receiver.send_signal(signal.SIGTERM)
+        out, _ = receiver.communicate(timeout=120)
+        state["stats"] = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+
+
+def _stored_lines(name: str) -> int:
+    from evidence.models import EvidenceSource, IngestionJob
+    from ismsapp.blobs import blob_path
+
+    source = EvidenceSource.objects.get(name=name)
+    return sum(
+        blob_path(sha).read_bytes().count(b"\n")
+        for sha in IngestionJob.objects.filter(source=source).values_list("blob_sha256", flat=True)
+    )
+
+
+def syslog_receiver(messages: int = 400_000) -> tuple[float, int, int]:
+    """loggen sends ``messages`` over one TCP connection (LF framing) as fast as the receiver takes
+    them; returns messages stored per second (from loggen's start to the receiver's exit after
+    SIGTERM, so the last batch counts), how many loggen says it sent (its own ``count=`` summary on
+    stderr) and how many lines the receiver's ingestion jobs hold: sent - stored is the loss."""
+    name = f"loggen-{uuid.uuid4().hex[:6]}"
+    with _receiver(name, "--tcp=") as receiver:
         started = time.perf_counter()
         load = ["--inet", "--stream", "--rate", "1000000", "--size", "200", "--number", str(messages), "--quiet"]
         loggen = subprocess.run(
-            ["loggen", *load, "127.0.0.1", str(port)],
+            ["loggen", *load, "127.0.0.1", str(receiver["port"])],
             check=True,
             timeout=300,
             capture_output=True,
             text=True,
         )
-    finally:
-        receiver.send_signal(signal.SIGTERM)
-        receiver.communicate(timeout=120)
     elapsed = time.perf_counter() - started
     counts = [field for field in loggen.stderr.replace(",", " ").split() if field.startswith("count=")]
     if not counts:  # --quiet still prints the summary line: "average rate = ..., count=N, ..."
         raise RuntimeError(f"loggen did not report how many messages it sent: {loggen.stderr!r}")
     sent = int(counts[-1].removeprefix("count="))
-    source = EvidenceSource.objects.get(name=name)
-    stored_lines = sum(
-        blob_path(sha).read_bytes().count(b"\n")
-        for sha in IngestionJob.objects.filter(source=source).values_list("blob_sha256", flat=True)
-    )
+    stored_lines = _stored_lines(name)
     return stored_lines / elapsed, sent, stored_lines
+
+
+def syslog_udp_burst(messages: int = 10_000) -> tuple[int, int, int]:
+    """util-linux ``logger`` sends ``messages`` UDP datagrams at once; returns (sent, stored, lost as
+    the receiver reports it: its own drops plus the kernel's)."""
+    name = f"udp-burst-{uuid.uuid4().hex[:6]}"
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as lines, _receiver(name, "--udp=") as receiver:
+        lines.write("".join(f"Failed password for burst{n} from 192.0.2.9 port 22 ssh2\n" for n in range(messages)))
+        lines.flush()
+        udp = ["--udp", "--rfc3164", "-n", "127.0.0.1", "-P", str(receiver["port"]), "-t", "sshd", "-f", lines.name]
+        subprocess.run(["logger", *udp], check=True, timeout=120)
+    stats = receiver["stats"]
+    return messages, _stored_lines(name), stats.get("udp_dropped", 0) + stats.get("udp_kernel_dropped", 0)
 
 
 def run() -> None:
@@ -287,5 +316,10 @@ def run() -> None:
             emit("syslog_receiver_lost", received - stored_lines, "messages")
         else:
             print("# loggen (syslog-ng-core) is not installed: syslog receiver benchmark skipped", flush=True)
+        if shutil.which("logger"):
+            sent, stored_lines, reported = syslog_udp_burst()
+            emit("syslog_udp_burst_sent", sent, "messages")
+            emit("syslog_udp_burst_lost", sent - stored_lines, "messages")
+            emit("syslog_udp_burst_loss_reported", reported, "messages")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

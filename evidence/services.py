@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from evidence.formats import FORMATS
 from evidence.models import EvidenceSource
@@ -86,6 +88,17 @@ def ensure_source(*, actor: User | None, name: str, fmt: str, owner_username: st
         )
     source, _ = create_source(actor=actor, name=name, default_format=fmt, owner=owner)
     return source
+
+
+def record_receiver_loss(*, source_id: int, lost: int) -> None:
+    """Add ``lost`` messages that a receiver of the source could not take (drops, kernel included).
+
+    A counter moved by receivers, like the chain head by ingestion: not a change of the source's
+    settings, so one UPDATE without an audit entry (the receiver logs each loss)."""
+    if lost > 0:
+        EvidenceSource.objects.filter(pk=source_id).update(
+            messages_lost=F("messages_lost") + lost, last_loss_at=timezone.now()
+        )
 
 
 def source_by_token(token: str) -> EvidenceSource | None:

@@ -10,7 +10,11 @@ Messages are appended, one per line, to an in-memory batch that becomes an inges
 job. Memory is bounded: with ``max_buffer`` bytes accepted but not stored (including a batch whose
 storing failed and is being retried), TCP connections stop being read (the senders' kernels then
 hold back: back-pressure, not loss) and UDP datagrams are dropped, counted, logged and reported
-(UDP cannot push back). Each TCP connection holds at most one partial frame, and at most
+(UDP cannot push back). The UDP socket's kernel receive buffer is sized for bursts
+(``udp_receive_buffer``), and what the kernel itself drops when that buffer overflows is read from the
+socket (``SO_RXQ_OVFL`` with every datagram on Linux, and ``/proc/net/udp`` at each tick and on exit)
+and reported like the receiver's own drops: in the statistics, in the log and, through ``on_loss``,
+on the source. Each TCP connection holds at most one partial frame, and at most
 ``max_connections`` are open at once: a new connection beyond that takes the place of the one idle
 longest, if it has sent nothing for ``evict_idle_seconds`` (what it sent is kept), or is closed at
 once; both are counted.
@@ -35,10 +39,13 @@ import json
 import logging
 import re
 import signal
+import socket
+import struct
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evidence.parsers.base import MAX_LINE_BYTES
@@ -51,6 +58,11 @@ HEADER_DIGITS = 20  # a longer run of digits is not an octet count at all
 SEPARATORS = frozenset(b"\r\n\x00")
 _TRAILERS = re.compile(rb"[\n\x00]")
 DROP_REPORT_SECONDS = 10.0
+# Large enough for a burst of 10,000 syslog datagrams on loopback (each costs the kernel ~1-2 KB).
+UDP_RECEIVE_BUFFER = 32 * 1024**2
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: the socket's drop counter with each datagram
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux, CAP_NET_ADMIN: above net.core.rmem_max
+UDP_READS_PER_WAKEUP = 256  # datagrams read per readiness callback, so TCP connections are served too
 
 
 @dataclass
@@ -67,9 +79,16 @@ class ReceiverStats:
     paused: int = 0  # times a TCP connection stopped being read (back-pressure)
     peak_buffered: int = 0  # most bytes accepted but not yet stored at once (the memory bound at work)
     udp_dropped: int = 0  # datagrams dropped because the buffer was full
+    udp_kernel_dropped: int = 0  # datagrams the kernel dropped: the socket's receive buffer overflowed
+    udp_receive_buffer: int = 0  # the receive buffer the kernel granted (bytes)
     flush_failures: int = 0
     lost_at_exit: int = 0  # accepted messages that could not be stored before the drain deadline
     jobs: list[str] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        """Messages that reached this host and were not accepted (never stored)."""
+        return self.udp_dropped + self.udp_kernel_dropped
 
     def count_malformed(self, reasons: Counter[str]) -> None:
         for reason, count in reasons.items():
@@ -323,14 +342,25 @@ class Batcher:
         self.add(message)
         return True
 
+    def count_kernel_drops(self, total: int) -> None:
+        """The socket's cumulative drop counter as the kernel reports it (it only grows)."""
+        if total > self.stats.udp_kernel_dropped:
+            self._drops_unreported += total - self.stats.udp_kernel_dropped
+            self.stats.udp_kernel_dropped = total
+            self.report_drops()
+
     def report_drops(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if self._drops_unreported and (force or now - self._drops_reported_at >= DROP_REPORT_SECONDS):
             logger.warning(
-                "syslog receiver buffer full (%d bytes): dropped %d UDP messages (%d in all)",
-                self.max_buffer,
+                "syslog receiver lost %d UDP messages (%d in all: %d with its buffer of %d bytes full, "
+                "%d dropped by the kernel with the socket's receive buffer of %d bytes full)",
                 self._drops_unreported,
+                self.stats.lost,
                 self.stats.udp_dropped,
+                self.max_buffer,
+                self.stats.udp_kernel_dropped,
+                self.stats.udp_receive_buffer,
             )
             self._drops_unreported, self._drops_reported_at = 0, now
 
@@ -480,6 +510,96 @@ class UdpProtocol(asyncio.DatagramProtocol):
             self.batcher.offer(message[: MAX_FRAME + 1])
 
 
+def size_receive_buffer(sock: socket.socket, wanted: int) -> int:
+    """Ask for ``wanted`` bytes of receive buffer (beyond ``net.core.rmem_max`` where privileged)
+    and return what the kernel granted; a smaller grant is logged with the way to raise it."""
+    for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, wanted)
+            break
+        except OSError:
+            continue
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    if granted < wanted:  # Linux reports twice what was set: bookkeeping included
+        logger.warning(
+            "UDP receive buffer is %d bytes, %d were asked for: bursts may be dropped by the kernel "
+            "(raise net.core.rmem_max or run with CAP_NET_ADMIN)",
+            granted,
+            wanted,
+        )
+    return granted
+
+
+def proc_drops(sock: socket.socket, proc: Path = Path("/proc/net")) -> int | None:
+    """The kernel's drop counter of ``sock`` from /proc/net/udp(6) (last column), or None."""
+    inode = str(Path(f"/proc/self/fd/{sock.fileno()}").stat().st_ino) if proc.exists() else ""
+    for table in ("udp", "udp6"):
+        try:
+            lines = (proc / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            columns = line.split()
+            if len(columns) >= 13 and columns[9] == inode:
+                return int(columns[-1])
+    return None
+
+
+class UdpListener:
+    """A UDP socket read with ``recvmsg`` by the event loop, so that the kernel's count of datagrams
+    it dropped (``SO_RXQ_OVFL``) arrives with each datagram; asyncio's datagram endpoints do not
+    pass ancillary data on."""
+
+    def __init__(self, batcher: Batcher, host: str, port: int, receive_buffer: int) -> None:
+        self.batcher, self.protocol = batcher, UdpProtocol(batcher)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            batcher.stats.udp_receive_buffer = size_receive_buffer(self.sock, receive_buffer)
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            except OSError:
+                logger.warning("this system does not report kernel UDP drops per datagram (SO_RXQ_OVFL)")
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.ancillary = socket.CMSG_SPACE(4)
+        self.loop = asyncio.get_running_loop()
+        self.loop.add_reader(self.sock.fileno(), self.read)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sock.getsockname()[:2]
+
+    def read(self) -> None:
+        for _ in range(UDP_READS_PER_WAKEUP):
+            try:
+                data, ancillary, _flags, addr = self.sock.recvmsg(65535, self.ancillary)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                logger.exception("UDP receive failed")
+                return
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                    self.batcher.count_kernel_drops(struct.unpack("=I", value[:4])[0])
+            self.protocol.datagram_received(data, addr)
+
+    def read_drops(self) -> None:
+        """Catch drops after the last datagram (the per-datagram counter only comes with the next)."""
+        dropped = proc_drops(self.sock)
+        if dropped is not None:
+            self.batcher.count_kernel_drops(dropped)
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.read_drops()
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
 def _address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - the operator chooses where to listen
@@ -499,7 +619,12 @@ async def _read_what_arrived(stats: ReceiverStats, batcher: Batcher, seconds: fl
 
 
 async def _listen(
-    batcher: Batcher, connections: set[TcpProtocol], tcp: str | None, udp: str | None, limit: ConnectionLimit
+    batcher: Batcher,
+    connections: set[TcpProtocol],
+    tcp: str | None,
+    udp: str | None,
+    limit: ConnectionLimit,
+    udp_receive_buffer: int,
 ) -> tuple[list[Any], dict[str, Any]]:
     loop = asyncio.get_running_loop()
     listeners: list[Any] = []
@@ -513,9 +638,9 @@ async def _listen(
         bound["tcp"] = server.sockets[0].getsockname()[:2]
     if udp:
         host, port = _address(udp)
-        transport, _ = await loop.create_datagram_endpoint(lambda: UdpProtocol(batcher), local_addr=(host, port))
-        listeners.append(transport)
-        bound["udp"] = transport.get_extra_info("sockname")[:2]
+        listener = UdpListener(batcher, host, port, udp_receive_buffer)
+        listeners.append(listener)
+        bound["udp"] = listener.address
     return listeners, bound
 
 
@@ -533,10 +658,14 @@ async def serve(
     ready: Callable[[dict[str, Any]], None] | None = None,
     stop: asyncio.Event | None = None,
     install_signals: bool = True,
+    udp_receive_buffer: int = UDP_RECEIVE_BUFFER,
+    on_loss: Callable[[int], None] | None = None,
 ) -> ReceiverStats:
     """Listen until SIGTERM/SIGINT (or ``stop`` is set), then store what was accepted and return the
     statistics (``lost_at_exit`` > 0 if storing did not finish within ``drain_seconds``). Signal
-    handlers need the main thread: pass ``install_signals=False`` (and a ``stop``) elsewhere."""
+    handlers need the main thread: pass ``install_signals=False`` (and a ``stop``) elsewhere.
+    ``on_loss(n)`` (blocking, run in a thread) hears of every ``n`` messages lost since its last call,
+    at each tick and on exit."""
     stats = ReceiverStats()
     batcher = Batcher(flush, flush_bytes=flush_bytes, flush_seconds=flush_seconds, max_buffer=max_buffer, stats=stats)
     loop = asyncio.get_running_loop()
@@ -545,12 +674,17 @@ async def serve(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     connections: set[TcpProtocol] = set()
-    listeners, bound = await _listen(batcher, connections, tcp, udp, limit or ConnectionLimit())
+    listeners, bound = await _listen(batcher, connections, tcp, udp, limit or ConnectionLimit(), udp_receive_buffer)
     if ready:
         ready(bound)
+    losses = LossReporter(stats, on_loss)
     ticker = loop.create_task(batcher.ticker())
+    watcher = loop.create_task(
+        losses.watch([item for item in listeners if isinstance(item, UdpListener)], flush_seconds)
+    )
     await stop.wait()
     ticker.cancel()
+    watcher.cancel()
     await _read_what_arrived(stats, batcher, shutdown_read_seconds)
     for listener in listeners:
         listener.close()
@@ -558,9 +692,35 @@ async def serve(
         connection.finish()
         connection.transport.close()
     await batcher.drain(drain_seconds)
+    await losses.report()
     for signum in signals:
         loop.remove_signal_handler(signum)
     return stats
+
+
+class LossReporter:
+    """Hands the messages lost since the last report to ``on_loss`` (the source's health)."""
+
+    def __init__(self, stats: ReceiverStats, on_loss: Callable[[int], None] | None) -> None:
+        self.stats, self.on_loss, self.reported = stats, on_loss, 0
+
+    async def report(self) -> None:
+        lost = self.stats.lost - self.reported
+        if lost <= 0 or self.on_loss is None:
+            return
+        try:
+            await asyncio.to_thread(self.on_loss, lost)
+        except Exception:
+            logger.exception("could not record %d lost messages on the source; retried at the next tick", lost)
+        else:
+            self.reported += lost
+
+    async def watch(self, listeners: list[UdpListener], seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            for listener in listeners:
+                listener.read_drops()
+            await self.report()
 
 
 def stats_json(stats: ReceiverStats) -> str:
@@ -597,3 +757,16 @@ def job_writer(source: Any, *, enqueue: bool = True) -> Callable[[bytes], str]:
         return str(job.pk)
 
     return flush
+
+
+def loss_recorder(source: Any) -> Callable[[int], None]:
+    """The blocking ``on_loss``: adds lost messages to the source, where its page shows them."""
+    from django.db import close_old_connections
+
+    from evidence import services
+
+    def record(lost: int) -> None:
+        close_old_connections()
+        services.record_receiver_loss(source_id=source.pk, lost=lost)
+
+    return record

@@ -31,9 +31,20 @@ class SourceSerializer(serializers.ModelSerializer):
             "chain_seq",
             "chain_hash",
             "last_event_at",
+            "messages_lost",
+            "last_loss_at",
             "created_at",
         ]
-        read_only_fields = ["id", "token_prefix", "chain_seq", "chain_hash", "last_event_at", "created_at"]
+        read_only_fields = [
+            "id",
+            "token_prefix",
+            "chain_seq",
+            "chain_hash",
+            "last_event_at",
+            "messages_lost",
+            "last_loss_at",
+            "created_at",
+        ]
 
 
 class JobSerializer(serializers.ModelSerializer):

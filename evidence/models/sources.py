@@ -54,6 +54,9 @@ class EvidenceSource(models.Model):
     chain_seq = models.PositiveBigIntegerField(default=0)
     chain_hash = models.CharField(max_length=64, default=GENESIS)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # messages that reached a receiver of this source and were never stored (UDP drops, kernel included)
+    messages_lost = models.PositiveBigIntegerField(default=0)
+    last_loss_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedQuerySet.as_manager()

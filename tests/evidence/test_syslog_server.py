@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ import pytest
 from django.conf import settings
 
 from evidence import ingestion, services
-from evidence.models import Event, IngestionJob, RejectedRecord
+from evidence.models import Event, EvidenceSource, IngestionJob, RejectedRecord
 from evidence.syslog_server import (
     MAX_FRAME,
     Batcher,
@@ -456,6 +457,43 @@ class TestServer:
         assert stats.messages + stats.udp_dropped <= 300
         assert store.lines == sorted(store.lines)  # in the order sent
 
+    def test_kernel_drops_are_read_and_every_datagram_is_accounted_for(self, caplog) -> None:
+        """A receive buffer far too small for the burst: the kernel drops datagrams, and the receiver
+        reads exactly how many (sent = accepted + dropped by us + dropped by the kernel)."""
+        caplog.set_level(logging.WARNING, logger="evidence.syslog_server")
+        store, sent = Store(), 20_000
+        with (
+            running_server(store, udp_receive_buffer=4096) as server,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c,
+        ):
+            for n in range(sent):
+                c.sendto(b"<13>burst %05d" % n, server["udp"])
+        stats: ReceiverStats = server["stats"]
+        assert stats.udp_receive_buffer < 64 * 1024
+        assert stats.udp_kernel_dropped > 0
+        assert stats.messages + stats.udp_dropped + stats.udp_kernel_dropped == sent
+        assert stats.lost == sent - len(store.lines)
+        assert any("dropped by the kernel" in r.getMessage() for r in caplog.records)
+
+    def test_a_burst_fits_the_default_receive_buffer(self) -> None:
+        store, sent = Store(), 10_000
+        with running_server(store) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for n in range(sent):
+                client.sendto(b"<13>burst %05d %s" % (n, b"x" * 100), server["udp"])
+        stats: ReceiverStats = server["stats"]
+        assert (stats.udp_kernel_dropped, stats.udp_dropped) == (0, 0)
+        assert len(store.lines) == stats.messages_stored == sent
+
+    def test_losses_are_reported_to_the_source_once_each(self) -> None:
+        reported: list[int] = []
+        store = Store()
+        options: dict[str, Any] = {"udp_receive_buffer": 4096, "flush_seconds": 0.05, "on_loss": reported.append}
+        with running_server(store, **options) as server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            for n in range(20_000):
+                client.sendto(b"<13>burst %05d" % n, server["udp"])
+        stats: ReceiverStats = server["stats"]
+        assert sum(reported) == stats.lost > 0
+
     def test_connections_beyond_the_cap_are_closed_and_counted(self) -> None:
         store = Store()
         with running_server(store, limit=ConnectionLimit(max_connections=2)) as server:
@@ -657,3 +695,50 @@ def test_receiver_survives_malformed_frames_and_keeps_serving(isms_admin_tx, rec
     read = sum(s["lines_read"] for s in summaries)
     assert read == stats["messages"] == stats["messages_stored"]
     assert read == sum(s["events_stored"] + s["rejected"] + s["records_empty"] for s in summaries)  # none vanished
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("receive_buffer", "expect_loss"), [(None, False), ("4096", True)])
+def test_udp_burst_from_logger_is_stored_or_its_loss_shown_on_the_source(
+    isms_admin_tx, receiver_process, tmp_path, receive_buffer, expect_loss
+) -> None:
+    """10,000 messages sent at once by util-linux ``logger`` over UDP: with the default receive
+    buffer all are stored; with a tiny one, what the kernel dropped is counted, and sent = stored +
+    lost, on the receiver's statistics and on the source."""
+    if shutil.which("logger") is None:
+        pytest.skip("util-linux logger is not installed")
+    name = f"syslog-burst-{expect_loss}"
+    services.create_source(actor=None, name=name, owner=isms_admin_tx)
+    options = ["--source", name, "--flush-seconds", "0.5", "--inline"]
+    if receive_buffer:
+        options += ["--udp-receive-buffer", receive_buffer]
+    receiver = receiver_process(*options)
+    sent = 10_000
+    lines = tmp_path / "burst.txt"
+    lines.write_text("".join(f"Failed password for burst{n} from 192.0.2.9 port 22 ssh2\n" for n in range(sent)))
+    subprocess.run(
+        [
+            "logger",
+            "--udp",
+            "--rfc3164",
+            "-n",
+            receiver.udp[0],
+            "-P",
+            str(receiver.udp[1]),
+            "-t",
+            "sshd",
+            "-f",
+            str(lines),
+        ],
+        check=True,
+        timeout=60,
+    )
+    stats = receiver.stop()
+    stored = Event.objects.filter(source__name=name).count()
+    lost = stats["udp_dropped"] + stats["udp_kernel_dropped"]
+    assert stored == stats["messages_stored"] == stats["messages"]
+    assert stored + lost == sent
+    assert (lost > 0) is expect_loss
+    source = EvidenceSource.objects.get(name=name)
+    assert source.messages_lost == lost
+    assert (source.last_loss_at is not None) is expect_loss

@@ -50,6 +50,13 @@ class Command(BaseCommand):
             help="On SIGTERM, how long to keep trying to store what was accepted before exiting with an error.",
         )
         parser.add_argument(
+            "--udp-receive-buffer",
+            type=int,
+            default=syslog_server.UDP_RECEIVE_BUFFER,
+            help="Kernel receive buffer of the UDP socket in bytes (sized for bursts); what the kernel still "
+            "drops is counted, logged and shown on the source.",
+        )
+        parser.add_argument(
             "--inline",
             action="store_true",
             help="Parse the jobs in this process instead of queueing them for Celery workers.",
@@ -83,6 +90,8 @@ class Command(BaseCommand):
                 drain_seconds=options["drain_seconds"],
                 limit=syslog_server.ConnectionLimit(options["max_connections"], options["evict_idle_seconds"]),
                 ready=ready,
+                udp_receive_buffer=options["udp_receive_buffer"],
+                on_loss=syslog_server.loss_recorder(source),
             )
         )
         self.stdout.write(syslog_server.stats_json(stats))
