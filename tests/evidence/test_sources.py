@@ -441,3 +441,22 @@ def test_one_freshness_rule_for_sources_panel_and_soa() -> None:
     source = EvidenceSource(cadence_minutes=60, last_event_at=now - timedelta(minutes=59))
     assert source.is_fresh(now)
     assert not source.is_fresh(now + timedelta(minutes=2))
+
+
+def test_receiver_losses_are_shown_on_the_source_without_an_audit_entry(isms_admin, client_for) -> None:
+    from ismsapp.models import AuditEntry
+
+    source, _ = services.create_source(actor=isms_admin, name="udp-lossy", owner=isms_admin)
+    client = client_for("isms_admin")
+    assert b'data-figure="messages-lost">none' in client.get(reverse("evidence:source", args=[source.pk])).content
+    entries = AuditEntry.objects.count()
+    services.record_receiver_loss(source_id=source.pk, lost=3)
+    services.record_receiver_loss(source_id=source.pk, lost=4)
+    source.refresh_from_db()
+    assert source.messages_lost == 7
+    assert source.last_loss_at is not None
+    assert AuditEntry.objects.count() == entries  # a receiver's counter, not a change of the source's settings
+    page = client.get(reverse("evidence:source", args=[source.pk])).content.decode()
+    assert "7 messages</span>" in page
+    assert 'data-lost="7"' in client.get(reverse("evidence:sources")).content.decode()
+    assert admin_api(isms_admin).get(f"/api/evidence-sources/{source.pk}/").json()["messages_lost"] == 7
