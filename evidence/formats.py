@@ -53,6 +53,8 @@ class Format:
     # chunk (binary formats, session recordings).
     chunk_cut: ChunkCut | None = None
     reads_gzip: bool = False  # the parser takes gzip itself (archives); others get it inflated
+    # Timestamps may leave the year out (RFC 3164): it is decided across the file before parsing.
+    year_less: bool = False
 
     @property
     def is_session(self) -> bool:
@@ -66,8 +68,20 @@ def _one(loader: Callable[[BinaryIO], Any]) -> Callable[[BinaryIO], list[Session
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("syslog", "Syslog file (RFC 3164 or RFC 5424, detected per line)", syslog.PARSER, chunk_cut=ANY_LINE),
-        Format("rfc3164", "Syslog RFC 3164 (BSD: auth.log, messages, secure)", rfc3164.PARSER, chunk_cut=ANY_LINE),
+        Format(
+            "syslog",
+            "Syslog file (RFC 3164 or RFC 5424, detected per line)",
+            syslog.PARSER,
+            chunk_cut=ANY_LINE,
+            year_less=True,
+        ),
+        Format(
+            "rfc3164",
+            "Syslog RFC 3164 (BSD: auth.log, messages, secure)",
+            rfc3164.PARSER,
+            chunk_cut=ANY_LINE,
+            year_less=True,
+        ),
         Format("rfc5424", "Syslog RFC 5424", rfc5424.PARSER, chunk_cut=ANY_LINE),
         Format("cef", "ArcSight CEF", cef.PARSER, chunk_cut=ANY_LINE),
         Format("ndjson", "NDJSON normalised events", ndjson.PARSER, chunk_cut=ANY_LINE),

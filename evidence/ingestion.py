@@ -39,6 +39,7 @@ from evidence.models import (
 from evidence.parsers.base import MAX_LINE_BYTES, Event, ParseContext, ParseError, Record
 from evidence.parsers.inflate import inflated_if_gzip
 from evidence.parsers.sessions import gap_warnings, redact_hidden_input, session_events, to_asciicast_v2
+from evidence.parsers.years import YearPlan, plan_years
 from ismsapp.audit import acting_as
 from ismsapp.blobs import blob_path, store_bytes, store_stream
 from ismsapp.models import User
@@ -127,6 +128,12 @@ def create_job(
         stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)
     sha256, size = store_stream(stream, max_bytes=settings.EVIDENCE_MAX_UPLOAD_BYTES)
     ranges = plan_chunks(str(blob_path(sha256)), size, spec.chunk_cut)
+    year_plan = None
+    if spec.year_less:
+        now = timezone.now()
+        with blob_path(sha256).open("rb") as handle:
+            plan = plan_years(handle, reference=min(written_at or now, now))
+        year_plan = plan.as_json() if plan else None
     with transaction.atomic(), acting_as(actor):
         job = IngestionJob.objects.create(
             source=source,
@@ -138,6 +145,7 @@ def create_job(
             created_by=actor,
             chunks_total=len(ranges),
             written_at=written_at,
+            year_plan=year_plan,
         )
         chunks = IngestionChunk.objects.bulk_create(
             [IngestionChunk(job=job, index=i, start_offset=s, end_offset=e) for i, (s, e) in enumerate(ranges)]
@@ -276,8 +284,13 @@ def parse_records(
 ) -> None:
     """Every record of ``stream``: its events into ``builder``, or one rejection with its reason."""
     result = builder.result
+    plan = context.year_plan
+    if plan is not None and plan.single_year is not None:
+        context.year, plan = plan.single_year, None  # the common case: one year, nothing doubtful
     for record in parser.records(stream, start_offset):
         result.records_read += 1
+        if plan is not None:
+            context.year, context.time_doubt = plan.year_at(record.offset), plan.doubt_at(record.offset)
         try:
             events = parser.parse(record, context)
         except ParseError as exc:
@@ -494,6 +507,7 @@ def process_chunk(chunk_id: int) -> IngestionChunk:
             received_at=job.created_at,
             reference_time=min(job.written_at or job.created_at, job.created_at),
             default_host=source.hosts.split(",")[0].strip() if source.hosts else "",
+            year_plan=YearPlan.from_json(job.year_plan),
         )
         builder = ChunkBuilder(chunk, source, job.created_at)
         with blob_path(job.blob_sha256).open("rb") as handle:

@@ -35,9 +35,12 @@ class IngestionJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # When the input was last written (a file's modification time), if known: the year that
-    # RFC 3164 timestamps leave out is inferred relative to it rather than to ``created_at``.
+    # When the input was last written (a file's modification time, an upload's lastModified), if
+    # known: the year that RFC 3164 timestamps leave out is inferred relative to it rather than to
+    # ``created_at``.
     written_at = models.DateTimeField(null=True, blank=True)
+    # The years of year-less timestamps, decided across the whole file (evidence.parsers.years)
+    year_plan = models.JSONField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     chunks_total = models.PositiveIntegerField(default=0)

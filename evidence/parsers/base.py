@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar, Protocol
 
+from evidence.parsers.years import YearPlan
+
 MAX_LINE_BYTES = 64 * 1024  # longer lines are rejected (and skipped in constant memory)
 READ_BLOCK = 256 * 1024
 
@@ -117,6 +119,11 @@ class ParseContext:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     # RFC 3164 has no year: the year is inferred relative to this reference (received time or file mtime).
     reference_time: datetime | None = None
+    # ... and, for a whole file, decided across it (evidence.parsers.years): the plan, and what it
+    # says of the record being parsed (set by the caller for each record)
+    year_plan: YearPlan | None = None
+    year: int | None = None
+    time_doubt: str = ""
     default_host: str = ""
     timezone_name: str = "UTC"  # zone of timestamps without an offset (RFC 3164), IANA name
 

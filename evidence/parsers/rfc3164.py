@@ -4,9 +4,11 @@
 PRI, a one-digit day padded with one space or not at all, a year or a colon after the time, an upper-case
 month, an RFC 3339 timestamp instead of the BSD one (rsyslog's high-precision file format), no host name,
 a TAG without colon. The BSD timestamp has neither year nor zone: the zone comes from
-``ParseContext.timezone_name`` and the year is the one that puts the line at most a day after
-``ParseContext.reference_time`` (default: ``received_at``), so a December line read in January belongs to
-the previous year (and a January line read on December 31st to the next one). A local time that occurs
+``ParseContext.timezone_name``; the year comes from the file's year plan (``evidence.parsers.years``:
+decided across the whole file in file order, never after the reference time, doubtful dates flagged in
+``extra["time_doubtful"]``) and, for a lone message without a plan, is the one that puts the line at most a
+day after ``ParseContext.reference_time`` (default: ``received_at``), so a December line read in January
+belongs to the previous year (and a January line read on December 31st to the next one). A local time that occurs
 twice (the hour repeated when daylight saving time ends) is read as its first occurrence. rsyslog writes
 control characters as ``#ooo`` (octal); they are decoded in the message.
 
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, BinaryIO, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from evidence.parsers import years
 from evidence.parsers.auth_messages import apply_classification
 from evidence.parsers.base import Event, ParseContext, ParseError, Record, check_record, decode_text, iter_lines
 
@@ -126,18 +129,50 @@ def _minute_start(
     return local.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _planned_minute_start(
+    month_name: str, day: str, year: int, hour_minute: str, zone_name: str, reference: datetime
+) -> tuple[datetime, str]:
+    """The UTC instant of "Mmm dd hh:mm" in the year the file's plan gave it, and a doubt: a time
+    the plan would put after the reference (plus ``years.SLACK``) is read in the year before."""
+    month = _MONTHS.get(month_name.lower())
+    if month is None:
+        raise ParseError("bad_timestamp", f"unknown month {month_name!r}")
+    day_number, hour, minute = int(day), int(hour_minute[:2]), int(hour_minute[3:])
+    zone = time_zone(zone_name)
+    try:
+        local = datetime(year, month, day_number, hour, minute, tzinfo=zone)
+    except ValueError as exc:
+        raise ParseError("bad_timestamp", f"{exc} (year {year}, from the file's order)") from exc
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=UTC)
+    if local > reference + years.SLACK:
+        try:
+            local = local.replace(year=year - 1)
+        except ValueError as exc:
+            raise ParseError("bad_timestamp", f"{exc} (year {year - 1})") from exc
+        return local.astimezone(UTC), "after the reference time in the file's order: read as the year before"
+    return local.astimezone(UTC), ""
+
+
 def _bsd_time(
     month: str, day: str, year: str | None, hour_minute: str, second: str, fraction: str | None, context: ParseContext
-) -> datetime:
-    start = _minute_start(
-        month, day, year, hour_minute, context.timezone_name, context.reference_time or context.received_at
-    )
+) -> tuple[datetime, str]:
+    """The instant of a BSD timestamp and why its date is doubtful ("" if it is not). Without a
+    year, the file's plan (``context.year``) decides it, else the reference time, line by line."""
+    reference = context.reference_time or context.received_at
+    doubt = ""
+    if year or context.year is None:
+        start = _minute_start(month, day, year, hour_minute, context.timezone_name, reference)
+    else:
+        start, doubt = _planned_minute_start(month, day, context.year, hour_minute, context.timezone_name, reference)
+        doubt = context.time_doubt or doubt
     seconds = int(second)
     if seconds > 59:
         raise ParseError("bad_timestamp", f"second {second} out of range")
     # Zones have had whole-minute offsets since the 1970s, so the seconds carry over to UTC unchanged.
     moment = start + _SECONDS[seconds]
-    return moment + timedelta(microseconds=int(fraction.ljust(6, "0"))) if fraction else moment
+    return (moment + timedelta(microseconds=int(fraction.ljust(6, "0"))) if fraction else moment), doubt
 
 
 def _iso_time(iso: str, offset: str | None, context: ParseContext) -> datetime:
@@ -160,9 +195,12 @@ def parse_message(text: str, context: ParseContext) -> list[Event]:
     process_id = small_number(pid)
     if pid and process_id is None:
         extra["procid"] = pid
-    time = (
-        _iso_time(iso, offset, context) if iso else _bsd_time(month, day, year, hour_minute, second, fraction, context)
-    )
+    if iso:
+        time = _iso_time(iso, offset, context)
+    else:
+        time, doubt = _bsd_time(month, day, year, hour_minute, second, fraction, context)
+        if doubt:
+            extra["time_doubtful"] = doubt
     event = Event(
         time=time,
         host=host or context.default_host,
