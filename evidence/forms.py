@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -37,10 +38,48 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
+EARLIEST_FILE_TIME = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def file_times(text: str, count: int) -> list[datetime | None]:
+    """The files' modification times as the browser sends them (``File.lastModified``: milliseconds
+    since 1970, comma-separated, in the order of the files; empty or 0 where unknown). A time after
+    the upload is taken as the upload's own time later on (the reference never lies ahead)."""
+    if not text:
+        return [None] * count
+    values = text.split(",")
+    if len(values) != count:
+        raise forms.ValidationError(f"{len(values)} modification times for {count} files.")
+    times: list[datetime | None] = []
+    for value in values:
+        if value in ("", "0"):
+            times.append(None)
+            continue
+        if not value.isdecimal() or len(value) > 15:
+            raise forms.ValidationError(f"{value[:20]!r} is not a time in milliseconds.")
+        moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        if moment < EARLIEST_FILE_TIME:
+            raise forms.ValidationError(f"{moment:%Y-%m-%d} is before {EARLIEST_FILE_TIME:%Y}.")
+        times.append(moment)
+    return times
+
+
 class UploadForm(forms.Form):
     source = forms.ModelChoiceField(queryset=EvidenceSource.objects.order_by("name"))
     format = forms.ChoiceField(choices=FORMAT_CHOICES)
     files = MultipleFileField(help_text="One or many files; each becomes an ingestion job.")
+    # Filled in by the page's script from each file's lastModified: the year that RFC 3164 lines
+    # leave out is decided against it (without it, against the upload's time).
+    last_modified = forms.CharField(required=False, widget=forms.HiddenInput, max_length=16 * 1000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if "files" in data:
+            try:
+                data["written_at"] = file_times(data.get("last_modified", ""), len(data["files"]))
+            except forms.ValidationError as error:
+                self.add_error("last_modified", error)
+        return data
 
 
 class EventFilterForm(forms.Form):

@@ -121,7 +121,8 @@ class UploadView(PermissionRequiredMixin, View):
         if not form.is_valid():
             return render(request, "evidence/upload.html", {"form": form}, status=400)
         jobs = []
-        for upload in form.cleaned_data["files"]:
+        written = form.cleaned_data["written_at"]
+        for upload, written_at in zip(form.cleaned_data["files"], written, strict=True):
             try:
                 jobs.append(
                     ingestion.create_job(
@@ -131,6 +132,7 @@ class UploadView(PermissionRequiredMixin, View):
                         stream=upload,
                         filename=upload.name,
                         receiver=IngestionJob.Receiver.UPLOAD,
+                        written_at=written_at,
                     )
                 )
             except ValueError as exc:

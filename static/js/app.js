@@ -7,6 +7,13 @@ document.addEventListener("submit", (event) => {
   const question = form instanceof HTMLFormElement ? form.dataset.confirm : undefined;
   if (question && !window.confirm(question)) {
     event.preventDefault();
+    return;
+  }
+  // Uploads send each file's lastModified: years that log lines leave out are decided against it.
+  const lastModified = form instanceof HTMLFormElement ? form.querySelector('input[name="last_modified"]') : null;
+  const files = form instanceof HTMLFormElement ? form.querySelector('input[type="file"]') : null;
+  if (lastModified instanceof HTMLInputElement && files instanceof HTMLInputElement && files.files) {
+    lastModified.value = Array.from(files.files, (file) => String(file.lastModified || "")).join(",");
   }
 });
 

@@ -3,6 +3,7 @@ real Celery worker, finds the events in the explorer and plays the session back.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from evidence import services
-from evidence.models import Event, SessionRecording
+from evidence.models import Event, IngestionJob, SessionRecording
 from evidence.synthetic import asciicast_session
 from tests.conftest import PASSWORD, make_persona
 from tests.evidence.test_pipeline import auth_log
@@ -35,6 +36,8 @@ def test_upload_watch_explore_and_play_back(page, celery_worker_process, tmp_pat
     worker = celery_worker_process(settings.CELERY_TASK_DEFAULT_QUEUE)  # parses the uploaded chunks
     log = tmp_path / "auth.log"
     log.write_bytes(auth_log(40) + b"no timestamp on this line\n")
+    written = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    os.utime(log, (written.timestamp(), written.timestamp()))  # the browser sends it as lastModified
     cast = tmp_path / "admin.cast"
     cast.write_bytes(
         asciicast_session(
@@ -56,6 +59,7 @@ def test_upload_watch_explore_and_play_back(page, celery_worker_process, tmp_pat
     assert progress.locator('[data-figure="rejected"]').inner_text() == "1"
     assert "bad_timestamp 1" in progress.inner_text()
     assert Event.objects.count() == 40
+    assert IngestionJob.objects.get(format="syslog").written_at == written
 
     page.goto("/evidence/events/?action=privilege_use")
     rows = page.locator("main table tbody tr")

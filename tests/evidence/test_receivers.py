@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,39 @@ class TestUpload:
         response = client_for("compliance_officer").post(reverse("evidence:upload"), payload)
         assert response.status_code == 400
         assert field in response.context["form"].errors
+        assert not IngestionJob.objects.exists()
+
+    def test_each_files_last_modified_decides_its_years(self, client_for, source_and_token) -> None:
+        """The browser sends File.lastModified: a rotated log from two winters ago keeps its years."""
+        source, _ = source_and_token
+        winter = (
+            b"Dec 31 23:59:00 web1 sshd[1]: Accepted password for alice from 192.0.2.7 port 22 ssh2\n"
+            b"Jan  2 10:00:00 web1 sshd[2]: Accepted password for bob from 192.0.2.8 port 22 ssh2\n"
+        )
+        written = datetime(2025, 1, 3, 12, 0, tzinfo=UTC)
+        files = [SimpleUploadedFile("auth.log.7", winter), SimpleUploadedFile("now.log", auth_log(3))]
+        payload = {"source": source.pk, "format": "syslog", "files": files}
+        payload["last_modified"] = f"{int(written.timestamp() * 1000)},"
+        response = client_for("compliance_officer").post(reverse("evidence:upload"), payload)
+        assert response.status_code == 302
+        old, recent = IngestionJob.objects.get(filename="auth.log.7"), IngestionJob.objects.get(filename="now.log")
+        assert (old.written_at, recent.written_at) == (written, None)
+        run_queued_chunks(old)
+        years = dict(Event.objects.filter(job=old).values_list("user", "time__year"))
+        assert years == {"alice": 2024, "bob": 2025}
+
+    @pytest.mark.parametrize(
+        ("last_modified", "message"),
+        [("1,2", "2 modification times for 1 files"), ("soon", "not a time"), ("1000", "before 1990")],
+    )
+    def test_bad_modification_times_are_refused(self, client_for, source_and_token, last_modified, message) -> None:
+        source, _ = source_and_token
+        payload = {"source": source.pk, "format": "syslog", "files": [SimpleUploadedFile("a.log", auth_log(2))]}
+        response = client_for("compliance_officer").post(
+            reverse("evidence:upload"), {**payload, "last_modified": last_modified}
+        )
+        assert response.status_code == 400
+        assert message in str(response.context["form"].errors["last_modified"])
         assert not IngestionJob.objects.exists()
 
 
