@@ -16,6 +16,7 @@ from django.db import connection
 from evidence import ingestion, integrity, services
 from evidence.models import ChainLink, Checkpoint, ControlEventCount, Event, IngestionJob, RejectedRecord
 from evidence.verification import verify_source
+from tests.tampering import behind_the_apps_back, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -255,11 +256,6 @@ def test_chain_and_checkpoint_verify(source) -> None:
     assert result.events_checked == 80
 
 
-def _tamper(sql: str, params: list) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 TABLE = Event._meta.db_table
 
 
@@ -277,19 +273,19 @@ def test_tampering_is_detected_and_named(source, how, expected) -> None:
     events = list(Event.objects.filter(job=job).order_by("position"))
     victim, other = events[7], events[20]
     if how == "alter":
-        _tamper(f"UPDATE {TABLE} SET {connection.ops.quote_name('user')} = %s WHERE id = %s", ["mallory", victim.pk])
+        tamper(f"UPDATE {TABLE} SET {connection.ops.quote_name('user')} = %s WHERE id = %s", ["mallory", victim.pk])
     elif how == "delete":
-        _tamper(f"DELETE FROM {TABLE} WHERE id = %s", [victim.pk])
+        tamper(f"DELETE FROM {TABLE} WHERE id = %s", [victim.pk])
     elif how == "insert":  # a forged event, consistent with its own hash
         fake = Event.objects.filter(pk=victim.pk).values()[0]
         fake.pop("id")
         fake.update(position=9999, dedup_key=b"x" * 32, message="forged")
         fake["leaf_hash"] = integrity.leaf_hash(fake)
-        Event.objects.create(**fake)
+        Event.objects.create(**fake)  # INSERT is what an append-only table allows
     else:
-        _tamper(f"UPDATE {TABLE} SET position = 1000000 WHERE id = %s", [victim.pk])
-        _tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [victim.position, other.pk])
-        _tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [other.position, victim.pk])
+        tamper(f"UPDATE {TABLE} SET position = 1000000 WHERE id = %s", [victim.pk])
+        tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [victim.position, other.pk])
+        tamper(f"UPDATE {TABLE} SET position = %s WHERE id = %s", [other.position, victim.pk])
     result = verify_source(source)
     assert not result.intact
     assert expected in result.detail
@@ -307,7 +303,8 @@ def test_rewritten_history_is_caught_by_the_signed_checkpoint(source) -> None:
     fields = Event.objects.filter(pk=event.pk).values(*integrity.CANONICAL_FIELDS)[0]
     fields["user"] = "mallory"
     forged_leaf = integrity.leaf_hash(fields)
-    Event.objects.filter(pk=event.pk).update(user="mallory", leaf_hash=forged_leaf)
+    with behind_the_apps_back():
+        Event.objects.filter(pk=event.pk).update(user="mallory", leaf_hash=forged_leaf)
     leaves = [
         forged_leaf if e.pk == event.pk else bytes(e.leaf_hash)
         for e in Event.objects.filter(job=job).order_by("position")
@@ -315,7 +312,8 @@ def test_rewritten_history_is_caught_by_the_signed_checkpoint(source) -> None:
     link = ChainLink.objects.get(source=source)
     root = integrity.merkle_root(leaves)
     new_hash = integrity.link_hash(link.prev_hash, link.seq, link.count, root)
-    ChainLink.objects.filter(pk=link.pk).update(merkle_root=root, link_hash=new_hash)
+    with behind_the_apps_back():
+        ChainLink.objects.filter(pk=link.pk).update(merkle_root=root, link_hash=new_hash)
     type(source).objects.filter(pk=source.pk).update(chain_hash=new_hash)
     source.refresh_from_db()
     result = verify_source(source)
@@ -327,9 +325,10 @@ def _cut_last_batch(source) -> None:
     """What someone with database access does to hide the newest evidence: delete the last batch's
     events, chain link and checkpoint, and point the source's head back at the batch before."""
     last = ChainLink.objects.filter(source=source).latest("seq")
-    Event.objects.filter(chunk_id=last.chunk_id).delete()
-    Checkpoint.objects.filter(source=source, seq=last.seq).delete()
-    last.delete()
+    with behind_the_apps_back():
+        Event.objects.filter(chunk_id=last.chunk_id).delete()
+        Checkpoint.objects.filter(source=source, seq=last.seq).delete()
+        last.delete()
     type(source).objects.filter(pk=source.pk).update(chain_seq=last.seq - 1, chain_hash=last.prev_hash)
 
 
@@ -372,9 +371,10 @@ def test_a_source_record_altered_or_deleted_behind_the_journal_is_caught(
     assert result.first_bad == "source record"
     assert f"knows source id {source.pk} as created at" in result.detail
     # Deleting the source and everything of it: the journal still knows it.
-    Event.objects.filter(source=source).delete()
-    Checkpoint.objects.filter(source=source).delete()
-    ChainLink.objects.filter(source=source).delete()
+    with behind_the_apps_back():
+        Event.objects.filter(source=source).delete()
+        Checkpoint.objects.filter(source=source).delete()
+        ChainLink.objects.filter(source=source).delete()
     RejectedRecord.objects.filter(chunk__job__source=source).delete()
     IngestionJob.objects.filter(source=source).delete()
     type(source).objects.filter(pk=source.pk).delete()
@@ -611,3 +611,34 @@ def test_rows_carry_the_hashed_values_in_canonical_order() -> None:
     start = writer.COLUMNS.index("time")
     assert writer.COLUMNS[start : start + len(integrity.CANONICAL_FIELDS) - 1] == integrity.CANONICAL_FIELDS[:-1]
     assert integrity.CANONICAL_FIELDS[-1] == "dedup_key"
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("model", [Event, ChainLink, Checkpoint])
+def test_the_database_refuses_to_change_or_remove_evidence(source, model) -> None:
+    from django.db import IntegrityError, transaction
+
+    ingest(source, auth_log(10))
+    row = model.objects.filter(source=source).first()
+    for change in (lambda: model.objects.filter(pk=row.pk).update(source=source), row.delete):
+        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+            change()
+    assert model.objects.filter(pk=row.pk).exists()
+
+
+def test_per_control_counters_are_checked_against_the_events(source) -> None:
+    """The SoA's figures come from counters: verify_evidence says which disagree with the events."""
+    from evidence.models import ControlEventCount
+    from evidence.verification import counter_disagreements
+
+    ingest(source, auth_log(40))
+    assert counter_disagreements(source) == []
+    counter = ControlEventCount.objects.filter(source=source, edition="2022", control="8.15").first()
+    ControlEventCount.objects.filter(pk=counter.pk).update(events=counter.events + 5)
+    wrong = counter_disagreements(source)
+    assert len(wrong) == 1
+    assert wrong[0].startswith("2022 8.15: counted ")
+    result = verify_source(source)
+    assert not result.intact
+    assert result.first_bad == "per-control counters"
+    assert "2022 8.15" in result.detail

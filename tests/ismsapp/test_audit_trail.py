@@ -16,6 +16,7 @@ from ismsapp import services
 from ismsapp.audit import verify_chain
 from ismsapp.models import AuditEntry, Organisation
 from tests.conftest import PASSWORD
+from tests.tampering import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -24,18 +25,6 @@ TABLE = AuditEntry._meta.db_table
 
 def last_entry(**filters) -> AuditEntry:
     return AuditEntry.objects.filter(**filters).order_by("-seq").first()
-
-
-def tamper(sql: str, params: list | tuple = ()) -> None:
-    """Change the table behind the application's back, as a database administrator could."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A superuser session can switch ordinary triggers off; the append-only guard with them.
-            cursor.execute("SET session_replication_role = replica")
-            cursor.execute(sql, params)
-            cursor.execute("SET session_replication_role = origin")
-        else:
-            cursor.execute(sql, params)
 
 
 def verify_command() -> tuple[int, str]:
