@@ -172,7 +172,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "controls.control_attributes",
     "controls.controlmapping",
     "controls.clause",
-    # machine evidence is written in bulk and has its own hash chains
+    # machine evidence is written in bulk and has its own hash chains; ingestion jobs (one every few
+    # seconds from a syslog receiver) have their own pages with who sent them
+    "evidence.ingestionjob",
     "evidence.event",
     "evidence.chainlink",
     "evidence.checkpoint",
