@@ -9,6 +9,7 @@ from django.db.models import Count, Q, Sum
 from evidence import integrity, journal, rules
 from evidence.models import ChainLink, Checkpoint, ControlEventCount, Event, EvidenceSource, IngestionChunk
 from evidence.models.sources import GENESIS
+from ismsapp.snapshots import consistent_snapshot
 
 HASHED = integrity.CANONICAL_FIELDS  # read back from the table and re-hashed
 
@@ -28,8 +29,17 @@ def _broken(events: int, batches: int, where: str, why: str) -> SourceVerificati
 
 def verify_source(source: EvidenceSource) -> SourceVerification:
     """Walk the chain in order. Any altered, deleted, inserted or reordered event, batch or link,
-    and any checkpoint whose signature does not match, is reported with its position."""
-    source = EvidenceSource.objects.get(pk=source.pk)  # the stored chain head, not a stale copy
+    and any checkpoint whose signature does not match, is reported with its position.
+
+    The database is read in one consistent snapshot, and the journal outside it before: chunks
+    committed meanwhile are not seen half (a head ahead of its links), and every journaled head was
+    committed before the snapshot began (journal lines are written after their commit)."""
+    journaled = journal.record_of(source)
+    with consistent_snapshot():
+        return _walk_source(EvidenceSource.objects.get(pk=source.pk), journaled)
+
+
+def _walk_source(source: EvidenceSource, journaled: journal.JournalRecord) -> SourceVerification:
     prev, events, batches = GENESIS, 0, 0
     expected_seq = 1
     for link in ChainLink.objects.filter(source=source).order_by("seq").iterator(chunk_size=200):
@@ -79,7 +89,12 @@ def verify_source(source: EvidenceSource) -> SourceVerification:
     stray = Event.objects.filter(source=source).count() - events
     if stray:
         return _broken(events, batches, "outside the chain", f"{stray} event(s) belong to no chained batch")
-    problem = _check_checkpoints(source) or _check_journal(source) or _check_chunks(source) or _check_counters(source)
+    problem = (
+        _check_checkpoints(source)
+        or _check_journal(source, journaled)
+        or _check_chunks(source)
+        or _check_counters(source)
+    )
     if problem:
         return _broken(events, batches, *problem)
     return SourceVerification(
@@ -102,10 +117,9 @@ def _check_checkpoints(source: EvidenceSource) -> tuple[str, str] | None:
     return None
 
 
-def _check_journal(source: EvidenceSource) -> tuple[str, str] | None:
+def _check_journal(source: EvidenceSource, record: journal.JournalRecord) -> tuple[str, str] | None:
     """The chain against the checkpoints also journaled outside the database: a chain cut short
     (its newest batches and their checkpoints deleted) ends before the journal does."""
-    record = journal.record_of(source)
     if record.other_identities:
         known = sorted(record.other_identities)[0].partition("@")[2]
         return (
@@ -132,8 +146,9 @@ def _check_journal(source: EvidenceSource) -> tuple[str, str] | None:
 
 def missing_journaled_sources() -> list[int]:
     """Ids of sources the checkpoint journal knows and the database no longer has (deleted)."""
+    journaled = journal.journaled_source_ids()  # before the database: a source journaled meanwhile is known
     known = set(EvidenceSource.objects.values_list("pk", flat=True))
-    return sorted(journal.journaled_source_ids() - known)
+    return sorted(journaled - known)
 
 
 def _check_chunks(source: EvidenceSource) -> tuple[str, str] | None:

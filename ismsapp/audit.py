@@ -221,7 +221,15 @@ class ChainVerification:
 
 
 def verify_chain(chunk_size: int = 5000) -> ChainVerification:
-    """Walk the whole chain in order and report the first entry that breaks it."""
+    """Walk the whole chain in order and report the first entry that breaks it, all in one
+    consistent snapshot: entries written meanwhile are neither half-seen nor taken for deletions."""
+    from ismsapp.snapshots import consistent_snapshot
+
+    with consistent_snapshot():
+        return _walk_chain(chunk_size)
+
+
+def _walk_chain(chunk_size: int) -> ChainVerification:
     from ismsapp.models import AuditChainHead, AuditEntry
 
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
