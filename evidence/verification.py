@@ -34,7 +34,7 @@ def verify_source(source: EvidenceSource) -> SourceVerification:
     The database is read in one consistent snapshot, and the journal outside it before: chunks
     committed meanwhile are not seen half (a head ahead of its links), and every journaled head was
     committed before the snapshot began (journal lines are written after their commit)."""
-    journaled = journal.record_of(source)
+    journaled = journal.record_of(EvidenceSource.objects.get(pk=source.pk))  # as the database knows it
     with consistent_snapshot():
         return _walk_source(EvidenceSource.objects.get(pk=source.pk), journaled)
 
