@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -17,9 +17,7 @@ from django.utils import timezone
 from django.views import View
 
 from ismsapp.downloads import attachment
-from ismsapp.permissions import allowed
 from ismsapp.reports import request_report
-from risks import acceptance as acceptance_service
 from risks import imports, services
 from risks.forms import (
     AcceptForm,
@@ -32,8 +30,8 @@ from risks.forms import (
     RiskForm,
     default_expiry,
 )
-from risks.models import Asset, Risk, RiskAcceptance, TreatmentAction
-from risks.reports import RISK_READERS, heatmaps, plan_xlsx, register_xlsx
+from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
+from risks.reports import heatmaps, plan_xlsx, register_xlsx
 
 PAGE_SIZE = 50
 
@@ -42,7 +40,7 @@ class RiskReaderMixin:
     """Risk owners (their own risks), and roles that read the whole register."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not allowed(request.user, RISK_READERS):
+        if not services.can_read_risk_register(request.user):
             raise PermissionDenied("Your role has no access to the risk register.")
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
@@ -57,7 +55,7 @@ def _form_errors(form: Any, error: ValidationError) -> None:
 
 class RegisterView(RiskReaderMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        visible = Risk.objects.for_user(request.user, "view")
+        visible = services.visible_risks(request.user)
         form = RegisterFilterForm(request.GET or None)
         risks = form.apply(visible.select_related("owner"))
         page = Paginator(risks, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -73,7 +71,7 @@ class RegisterView(RiskReaderMixin, View):
                 "filter_query": query.urlencode(),
                 "inherent_heatmap": inherent,
                 "residual_heatmap": residual,
-                "can_add": request.user.has_perm("risks.add_risk"),
+                "can_add": services.can_register_risk(request.user),
             },
         )
 
@@ -83,7 +81,8 @@ class MyRisksView(PermissionRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         mine = (
-            Risk.objects.filter(owner=request.user)
+            services.visible_risks(request.user)
+            .filter(owner=request.user)
             .select_related("owner")
             .prefetch_related(
                 Prefetch(
@@ -96,9 +95,8 @@ class MyRisksView(PermissionRequiredMixin, View):
         to_decide = [r for r in mine if r.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED)]
         soon = timezone.localdate() + timezone.timedelta(days=60)
         expiring = (
-            RiskAcceptance.objects.filter(
-                risk__owner=request.user, status=RiskAcceptance.Status.ACTIVE, expires_on__lte=soon
-            )
+            services.visible_acceptances(request.user)
+            .filter(risk__owner=request.user, status=RiskAcceptance.Status.ACTIVE, expires_on__lte=soon)
             .select_related("risk")
             .order_by("expires_on")
         )
@@ -116,13 +114,20 @@ class MyRisksView(PermissionRequiredMixin, View):
 class RiskDetailView(RiskReaderMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = get_object_or_404(
-            Risk.objects.for_user(request.user, "view")
-            .select_related("owner", "methodology")
+            services.visible_risks(request.user)
+            .select_related("owner", "methodology", "residual_assessed_by")
             .prefetch_related("assets", "controls__soa_entry"),
             pk=pk,
         )
-        acceptances = risk.acceptances.select_related("accepted_by", "second_approver")
         user = request.user
+        acceptances = [
+            (
+                acceptance,
+                services.can_give_second_approval(user, acceptance),
+                services.can_revoke_acceptance(user, acceptance),
+            )
+            for acceptance in risk.acceptances.select_related("accepted_by", "second_approver")
+        ]
         return render(
             request,
             "risks/detail.html",
@@ -131,47 +136,56 @@ class RiskDetailView(RiskReaderMixin, View):
                 "actions": risk.actions.select_related("owner"),
                 "acceptances": acceptances,
                 "controls": [(c, getattr(c, "soa_entry", None)) for c in risk.controls.all()],
-                "can_change": user.has_perm("risks.change_risk") or user.has_perm("risks.change_risk", risk),
-                "can_accept": risk.owner_id == user.pk
-                and user.has_perm("risks.accept_risk", risk)
-                and risk.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED),
-                "can_approve": user.has_perm("risks.approve_riskacceptance"),
+                "can_edit": services.can_edit_risk(user, risk),
+                "can_plan": services.can_plan_treatment(user, risk),
+                "can_report_progress": services.can_report_progress(user, risk),
+                "can_accept": services.can_accept_residual_risk(user, risk) and services.awaits_acceptance(risk),
                 "methodology": risk.methodology,
             },
         )
 
 
 class RiskEditView(View):
-    """Create (``pk`` absent; compliance officers, ISMS admins) or change a risk (also its owner)."""
+    """Create (``pk`` absent; compliance officers, ISMS admins) or change a risk. Its owner changes
+    the description only; the assessment is shown to them read-only."""
 
     def risk(self, request: HttpRequest, pk: int | None) -> Risk | None:
         if pk is None:
-            if not request.user.has_perm("risks.add_risk"):
+            if not services.can_register_risk(request.user):
                 raise PermissionDenied("Your role cannot register risks.")
             return None
-        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
-        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+        risk = get_object_or_404(services.visible_risks(request.user).select_related("owner", "methodology"), pk=pk)
+        if not services.can_edit_risk(request.user, risk):
             raise PermissionDenied("You cannot change this risk.")
         return risk
 
+    def build_form(self, request: HttpRequest, risk: Risk | None, data: Any = None) -> RiskForm:
+        methodology = risk.methodology if risk else services.current_methodology()
+        return RiskForm(
+            data,
+            initial=RiskForm.initial_from(risk) if risk else {},
+            methodology=methodology,
+            editable=services.editable_risk_fields(request.user, risk),
+        )
+
     def render_form(self, request: HttpRequest, risk: Risk | None, form: RiskForm, status: int = 200) -> HttpResponse:
-        return render(request, "risks/form.html", {"risk": risk, "form": form}, status=status)
+        locked = risk is not None and not services.can_change_risk_assessment(request.user, risk)
+        return render(request, "risks/form.html", {"risk": risk, "form": form, "locked": locked}, status=status)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         risk = self.risk(request, pk)
-        methodology = risk.methodology if risk else services.current_methodology()
-        initial = RiskForm.initial_from(risk) if risk else {}
-        return self.render_form(request, risk, RiskForm(initial=initial, methodology=methodology))
+        return self.render_form(request, risk, self.build_form(request, risk))
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         risk = self.risk(request, pk)
-        methodology = risk.methodology if risk else services.current_methodology()
-        form = RiskForm(request.POST, methodology=methodology)
+        form = self.build_form(request, risk, request.POST)
         if form.is_valid():
             values, assets, controls = form.risk_values()
             try:
                 if risk is None:
-                    risk = services.create_risk(actor=request.user, assets=assets, controls=controls, **values)
+                    risk = services.create_risk(
+                        actor=request.user, assets=assets or (), controls=controls or (), **values
+                    )
                 else:
                     risk = services.update_risk(
                         actor=request.user, risk=risk, assets=assets, controls=controls, **values
@@ -185,20 +199,52 @@ class RiskEditView(View):
 
 
 class ActionEditView(View):
+    """Managers plan a treatment action; the risk's owner reports its progress (status, note)."""
+
     def get_objects(self, request: HttpRequest, pk: int, action_pk: int | None) -> tuple[Risk, TreatmentAction | None]:
-        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
-        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+        risk = get_object_or_404(services.visible_risks(request.user), pk=pk)
+        action = (
+            get_object_or_404(services.visible_actions(request.user).filter(risk=risk), pk=action_pk)
+            if action_pk
+            else None
+        )
+        allowed = (
+            services.can_plan_treatment(request.user, risk)
+            if action is None
+            else services.can_update_action_progress(request.user, action)
+        )
+        if not allowed:
             raise PermissionDenied("You cannot change the treatment of this risk.")
-        action = get_object_or_404(risk.actions, pk=action_pk) if action_pk else None
         return risk, action
+
+    def build_form(
+        self, request: HttpRequest, risk: Risk, action: TreatmentAction | None, data: Any = None
+    ) -> ActionForm:
+        return ActionForm(
+            data,
+            instance=action,
+            editable=services.editable_action_fields(request.user, action, risk),
+            statuses=services.progress_statuses(request.user, action, risk),
+        )
+
+    def render_form(
+        self, request: HttpRequest, risk: Risk, action: TreatmentAction | None, form: ActionForm, status: int = 200
+    ) -> HttpResponse:
+        context = {
+            "risk": risk,
+            "action": action,
+            "form": form,
+            "planning": services.can_plan_treatment(request.user, risk),
+        }
+        return render(request, "risks/action_form.html", context, status=status)
 
     def get(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
         risk, action = self.get_objects(request, pk, action_pk)
-        return render(request, "risks/action_form.html", {"risk": risk, "form": ActionForm(instance=action)})
+        return self.render_form(request, risk, action, self.build_form(request, risk, action))
 
     def post(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
         risk, action = self.get_objects(request, pk, action_pk)
-        form = ActionForm(request.POST, instance=action)
+        form = self.build_form(request, risk, action, request.POST)
         if form.is_valid():
             try:
                 services.save_action(actor=request.user, risk=risk, action=action, **form.cleaned_data)
@@ -207,30 +253,28 @@ class ActionEditView(View):
             else:
                 messages.success(request, "Treatment action saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
-        return render(request, "risks/action_form.html", {"risk": risk, "form": form}, status=400)
+        return self.render_form(request, risk, action, form, status=400)
 
 
 class AcceptView(View):
     """The owner accepts the residual risk: password, justification, expiry."""
 
     def get_risk(self, request: HttpRequest, pk: int) -> Risk:
-        return get_object_or_404(Risk.objects.for_user(request.user, "view").select_related("methodology"), pk=pk)
+        return get_object_or_404(services.visible_risks(request.user).select_related("methodology"), pk=pk)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
-        acceptance_service.ensure_owner(request.user, risk, request)
+        services.ensure_owner(request.user, risk, request)
         form = AcceptForm(initial={"expires_on": default_expiry(risk)})
-        return render(
-            request, "risks/accept.html", {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)}
-        )
+        return render(request, "risks/accept.html", {"risk": risk, "form": form, "terms": services.terms_for(risk)})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
-        acceptance_service.ensure_owner(request.user, risk, request)
+        services.ensure_owner(request.user, risk, request)
         form = AcceptForm(request.POST)
         if form.is_valid():
             try:
-                acceptance = acceptance_service.accept_residual_risk(
+                acceptance = services.accept_residual_risk(
                     actor=request.user, risk=risk, request=request, **form.cleaned_data
                 )
             except ValidationError as exc:
@@ -247,18 +291,20 @@ class AcceptView(View):
         return render(
             request,
             "risks/accept.html",
-            {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)},
+            {"risk": risk, "form": form, "terms": services.terms_for(risk)},
             status=400,
         )
 
 
 def _acceptance(request: HttpRequest, pk: int) -> RiskAcceptance:
-    return get_object_or_404(RiskAcceptance.objects.for_user(request.user, "view").select_related("risk"), pk=pk)
+    return get_object_or_404(services.visible_acceptances(request.user).select_related("risk"), pk=pk)
 
 
-class ApproveView(PermissionRequiredMixin, View):
-    permission_required = "risks.approve_riskacceptance"
+class ApproveView(UserPassesTestMixin, View):
     http_method_names = ["post"]
+
+    def test_func(self) -> bool:
+        return services.can_give_second_approval(self.request.user)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         acceptance = _acceptance(request, pk)
@@ -267,7 +313,7 @@ class ApproveView(PermissionRequiredMixin, View):
             messages.error(request, "Choose to approve or refuse.")
         else:
             try:
-                acceptance_service.decide_second_approval(
+                services.decide_second_approval(
                     actor=request.user,
                     acceptance=acceptance,
                     approve=form.cleaned_data["decision"] == "approve",
@@ -289,9 +335,7 @@ class RevokeView(View):
         try:
             if not form.is_valid():
                 raise ValidationError({"reason": "Say why the acceptance is revoked."})
-            acceptance_service.revoke_acceptance(
-                actor=request.user, acceptance=acceptance, reason=form.cleaned_data["reason"]
-            )
+            services.revoke_acceptance(actor=request.user, acceptance=acceptance, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -342,19 +386,20 @@ class AssetListView(PermissionRequiredMixin, View):
             .annotate(risk_count=Count("risks", filter=~Q(risks__status=Risk.Status.CLOSED)))
         )
         return render(
-            request, "risks/assets.html", {"assets": assets, "can_change": request.user.has_perm("risks.change_asset")}
+            request, "risks/assets.html", {"assets": assets, "can_change": services.can_manage_assets(request.user)}
         )
 
 
-class AssetEditView(PermissionRequiredMixin, View):
-    permission_required = ("risks.add_asset", "risks.change_asset")
+class AssetEditView(UserPassesTestMixin, View):
+    def test_func(self) -> bool:
+        return services.can_manage_assets(self.request.user)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        asset = get_object_or_404(Asset.objects.for_user(request.user, "change"), pk=pk) if pk else None
         return render(request, "risks/asset_form.html", {"asset": asset, "form": AssetForm(instance=asset)})
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        asset = get_object_or_404(Asset.objects.for_user(request.user, "change"), pk=pk) if pk else None
         form = AssetForm(request.POST, instance=asset)
         if form.is_valid():
             try:
@@ -416,14 +461,14 @@ class MethodologyView(PermissionRequiredMixin, View):
             )
             for step in reversed(current.likelihood_scale)
         ]
-        from risks.models import RiskMethodology
-
         return render(
             request,
             "risks/methodology.html",
             {
                 "methodology": current,
                 "rows": rows,
-                "versions": RiskMethodology.objects.annotate(risk_count=Count("risks")).order_by("-version"),
+                "versions": RiskMethodology.objects.for_user(request.user, "view")
+                .annotate(risk_count=Count("risks"))
+                .order_by("-version"),
             },
         )
