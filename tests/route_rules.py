@@ -153,6 +153,13 @@ def _ingest(world: dict[str, Any]) -> dict[str, Any]:
     return {"source": world["evidence_source"].name}
 
 
+# Personas whose access to some routes is per object, and those routes (by name prefix): every such
+# route that takes an object's id must declare the persona ``object_scoped`` with a canary.
+PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
+    "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
+}
+NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.conftest import PASSWORD, PERSONAS
-from tests.route_rules import RULES, Rule
+from tests.route_rules import NOT_AN_OBJECT_ID, PER_OBJECT_ROUTES, RULES, Rule
 
 
 def build_risk_world(personas: dict) -> dict:
@@ -207,6 +207,20 @@ def test_object_scoped_personas_are_allowed_personas() -> None:
     for name, rule in RULES.items():
         assert rule.object_scoped <= rule.allowed, f"{name}: object_scoped personas must be allowed on their own"
         assert rule.foreign_kwargs or not rule.object_scoped, f"{name}: object_scoped without foreign_kwargs"
+
+
+def test_every_per_object_route_with_an_id_declares_a_canary() -> None:
+    missing = [
+        f"{name} ({persona})"
+        for persona, prefixes in PER_OBJECT_ROUTES.items()
+        for name, rule in RULES.items()
+        if name.startswith(prefixes)
+        and rule.kwargs
+        and name not in NOT_AN_OBJECT_ID
+        and persona in rule.allowed
+        and persona not in rule.object_scoped
+    ]
+    assert not missing, f"Routes taking an id without a canary for their per-object personas: {missing}"
 
 
 @pytest.mark.django_db

@@ -364,3 +364,21 @@ def test_an_acceptance_on_anothers_assessment_within_appetite_counts_at_once(mak
         actor=risk_owner, risk=make_risk(), password=PASSWORD, justification=JUSTIFICATION
     )
     assert (accepted.status, accepted.needs_second_approval) == (RiskAcceptance.Status.ACTIVE, False)
+
+
+def test_another_owners_action_is_not_found_through_ones_own_risk(planned, make_risk, risk_owner, client_for) -> None:
+    risk, _ = planned
+    theirs = make_risk(title="Theirs", owner=another_owner())
+    foreign = services.save_action(
+        actor=services.treatment_action_carriers().get(username="compliance_officer"),
+        risk=theirs,
+        description="Theirs to do",
+        owner=theirs.owner,
+        due_date=date.today(),
+    )
+    client = client_for("risk_owner")
+    assert client.get(reverse("risks:action_edit", args=[risk.pk, foreign.pk])).status_code == 404
+    assert client.post(reverse("risks:action_edit", args=[risk.pk, foreign.pk]), {"status": "done"}).status_code == 404
+    api = api_for(risk_owner)
+    assert api.patch(f"/api/treatment-actions/{foreign.pk}/", {"status": "done"}, format="json").status_code == 404
+    assert TreatmentAction.objects.get(pk=foreign.pk).status == "planned"
