@@ -161,12 +161,15 @@ class RiskEditView(View):
 
     def build_form(self, request: HttpRequest, risk: Risk | None, data: Any = None) -> RiskForm:
         methodology = risk.methodology if risk else services.current_methodology()
-        return RiskForm(
+        form = RiskForm(
             data,
             initial=RiskForm.initial_from(risk) if risk else {},
             methodology=methodology,
             editable=services.editable_risk_fields(request.user, risk),
         )
+        if "assets" in form.fields:
+            form.fields["assets"].queryset = Asset.objects.for_user(request.user, "view").order_by("name")
+        return form
 
     def render_form(self, request: HttpRequest, risk: Risk | None, form: RiskForm, status: int = 200) -> HttpResponse:
         locked = risk is not None and not services.can_change_risk_assessment(request.user, risk)

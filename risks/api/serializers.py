@@ -57,9 +57,20 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
 
 
+class VisibleAssetField(serializers.SlugRelatedField):
+    """An asset by its name, among the assets the requesting user may see."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="name", **kwargs)
+
+    def get_queryset(self) -> Any:
+        request = self.context.get("request")
+        return Asset.objects.for_user(request.user if request else None, "view")
+
+
 class RiskSerializer(serializers.ModelSerializer):
     owner = UsernameField()
-    assets = serializers.SlugRelatedField(slug_field="name", queryset=Asset.objects.all(), many=True, required=False)
+    assets = VisibleAssetField(many=True, required=False)
     controls = ControlRefField(many=True, required=False)
     methodology_version = serializers.IntegerField(source="methodology.version", read_only=True)
 

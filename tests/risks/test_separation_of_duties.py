@@ -382,3 +382,23 @@ def test_another_owners_action_is_not_found_through_ones_own_risk(planned, make_
     api = api_for(risk_owner)
     assert api.patch(f"/api/treatment-actions/{foreign.pk}/", {"status": "done"}, format="json").status_code == 404
     assert TreatmentAction.objects.get(pk=foreign.pk).status == "planned"
+
+
+def test_the_api_takes_assets_by_name_among_the_visible_ones(compliance_officer, catalogue) -> None:
+    services.save_asset(
+        actor=compliance_officer,
+        name="Laptops",
+        asset_type="hardware",
+        owner=compliance_officer,
+        confidentiality=3,
+        integrity=3,
+        availability=3,
+    )
+    api = api_for(compliance_officer)
+    body = {"title": "With assets", "owner": "risk_owner", "assets": ["Laptops"]}
+    created = api.post("/api/risks/", body, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["assets"] == ["Laptops"]
+    unknown = api.post("/api/risks/", {**body, "assets": ["Nowhere"]}, format="json")
+    assert unknown.status_code == 400
+    assert "assets" in unknown.json()
