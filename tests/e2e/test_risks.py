@@ -90,7 +90,7 @@ def test_owner_reports_progress_and_sees_the_assessment_read_only(page, catalogu
     page.wait_for_url("**/")
     page.goto(f"/risks/{risk.pk}/edit/")
     assessment = page.get_by_role("region", name="Assessment and treatment")
-    assert "medium 2×3" in assessment.inner_text()
+    assert "medium 2\u00d73" in assessment.inner_text()
     assert page.get_by_label("Residual likelihood").count() == 0
     assert page.get_by_label("Risk owner").count() == 0
     if shots:
