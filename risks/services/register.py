@@ -48,7 +48,10 @@ RISK_FIELDS = (
 
 @transaction.atomic
 def create_methodology_version(*, actor: User | None, **definition: Any) -> RiskMethodology:
-    """Add a version of the methodology and make it the current one (risks keep theirs)."""
+    """Add a version of the methodology and make it the current one (risks keep theirs).
+    ``actor=None``: the system installing the default methodology."""
+    if actor is not None and not rules.can_define_methodology(actor):
+        raise PermissionDenied("Your role cannot define the risk methodology.")
     number = (RiskMethodology.objects.aggregate(n=Max("version"))["n"] or 0) + 1
     with acting_as(actor):
         methodology = RiskMethodology(version=number, created_by=actor, **definition)
@@ -83,6 +86,8 @@ ASSET_FIELDS = (
 @transaction.atomic
 def save_asset(*, actor: User, asset: Asset | None = None, **values: Any) -> Asset:
     """Create (``asset=None``) or update an asset; ``ValidationError`` names the bad field."""
+    if not rules.can_manage_assets(actor):
+        raise PermissionDenied("Your role cannot manage assets.")
     with acting_as(actor):
         asset = asset or Asset()
         for name in ASSET_FIELDS:

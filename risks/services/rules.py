@@ -218,3 +218,10 @@ def needs_second_approval(risk: Risk, acceptor: Any) -> bool:
 
 def can_manage_assets(user: Any) -> bool:
     return _active(user) and user_has(user, "risks.add_asset") and user_has(user, "risks.change_asset")
+
+
+# --- methodology ----------------------------------------------------------------------------------
+
+
+def can_define_methodology(user: Any) -> bool:
+    return _active(user) and user_has(user, "risks.add_riskmethodology")

@@ -402,3 +402,19 @@ def test_the_api_takes_assets_by_name_among_the_visible_ones(compliance_officer,
     unknown = api.post("/api/risks/", {**body, "assets": ["Nowhere"]}, format="json")
     assert unknown.status_code == 400
     assert "assets" in unknown.json()
+
+
+@pytest.mark.parametrize("persona", ["risk_owner", "internal_auditor", "external_auditor", "outsider"])
+def test_the_services_refuse_register_work_to_other_roles(personas, catalogue, persona) -> None:
+    from risks.defaults import default_methodology
+
+    actor = personas[persona]
+    with pytest.raises(PermissionDenied):
+        services.create_risk(actor=actor, title="Mine", owner=personas["risk_owner"])
+    with pytest.raises(PermissionDenied):
+        services.save_asset(
+            actor=actor, name="Mine", asset_type="other", owner=actor, confidentiality=1, integrity=1, availability=1
+        )
+    with pytest.raises(PermissionDenied):
+        services.create_methodology_version(actor=actor, **default_methodology())
+    assert not Risk.objects.exists()
