@@ -6,24 +6,12 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 
 from controls.models import Control
 from ismsapp.forms import IsoDateInput
 from ismsapp.models import User
 from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
-
-
-def risk_owners() -> QuerySet[User]:
-    """Active users holding the Risk owner role (directly or through a group)."""
-    permission = Permission.objects.get(content_type__app_label="risks", codename="own_risk")
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission) | Q(is_superuser=True))
-        .distinct()
-        .order_by("username")
-    )
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -91,7 +79,9 @@ class RiskForm(forms.Form):
         """``editable``: the fields the user may change (``risks.services.editable_risk_fields``);
         the others are left out of the form (the page shows them read-only)."""
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = risk_owners()
+        from risks.services import risk_owner_candidates
+
+        self.fields["owner"].queryset = risk_owner_candidates()
         for prefix in ("inherent", "residual"):
             self.fields[f"{prefix}_likelihood"].choices = scale_choices(methodology.likelihood_scale)
             self.fields[f"{prefix}_impact"].choices = scale_choices(methodology.impact_scale)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
+from django.contrib.auth.mixins import UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -36,13 +36,20 @@ from risks.reports import heatmaps, plan_xlsx, register_xlsx
 PAGE_SIZE = 50
 
 
-class RiskReaderMixin:
+class RuleRequiredMixin(UserPassesTestMixin):
+    """A page for the users a named rule of ``risks.services`` admits (others: 403; anonymous: login)."""
+
+    rule: Any  # staticmethod(services.can_...)
+
+    def test_func(self) -> bool:
+        return bool(self.rule(self.request.user))
+
+
+class RiskReaderMixin(RuleRequiredMixin):
     """Risk owners (their own risks), and roles that read the whole register."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not services.can_read_risk_register(request.user):
-            raise PermissionDenied("Your role has no access to the risk register.")
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+    rule = staticmethod(services.can_read_risk_register)
+    permission_denied_message = "Your role has no access to the risk register."
 
 
 def _form_errors(form: Any, error: ValidationError) -> None:
@@ -76,8 +83,8 @@ class RegisterView(RiskReaderMixin, View):
         )
 
 
-class MyRisksView(PermissionRequiredMixin, View):
-    permission_required = "risks.own_risk"
+class MyRisksView(RuleRequiredMixin, View):
+    rule = staticmethod(services.may_own_risks)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         mine = (
@@ -303,11 +310,9 @@ def _acceptance(request: HttpRequest, pk: int) -> RiskAcceptance:
     return get_object_or_404(services.visible_acceptances(request.user).select_related("risk"), pk=pk)
 
 
-class ApproveView(UserPassesTestMixin, View):
+class ApproveView(RuleRequiredMixin, View):
     http_method_names = ["post"]
-
-    def test_func(self) -> bool:
-        return services.can_give_second_approval(self.request.user)
+    rule = staticmethod(services.can_give_second_approval)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         acceptance = _acceptance(request, pk)
@@ -379,8 +384,8 @@ class ExportView(RiskReaderMixin, View):
         return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
 
 
-class AssetListView(PermissionRequiredMixin, View):
-    permission_required = "risks.view_asset"
+class AssetListView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_read_assets)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         assets = (
@@ -393,9 +398,8 @@ class AssetListView(PermissionRequiredMixin, View):
         )
 
 
-class AssetEditView(UserPassesTestMixin, View):
-    def test_func(self) -> bool:
-        return services.can_manage_assets(self.request.user)
+class AssetEditView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_manage_assets)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         asset = get_object_or_404(Asset.objects.for_user(request.user, "change"), pk=pk) if pk else None
@@ -415,14 +419,11 @@ class AssetEditView(UserPassesTestMixin, View):
         return render(request, "risks/asset_form.html", {"asset": asset, "form": form}, status=400)
 
 
-class ImportView(PermissionRequiredMixin, View):
+class ImportView(RuleRequiredMixin, View):
     """Import assets (CSV/XLSX) or risks (XLSX): all rows or none, with a per-row report."""
 
-    IMPORTERS = {
-        "assets": ("risks.add_asset", imports.import_assets),
-        "risks": ("risks.add_risk", imports.import_risks),
-    }
-    permission_required = ("risks.add_asset", "risks.add_risk")
+    IMPORTERS = {"assets": imports.import_assets, "risks": imports.import_risks}
+    rule = staticmethod(services.can_import_into_register)
 
     def get(self, request: HttpRequest, what: str) -> HttpResponse:
         if what not in self.IMPORTERS:
@@ -437,7 +438,7 @@ class ImportView(PermissionRequiredMixin, View):
         form = ImportForm(request.POST, request.FILES)
         report = None
         if form.is_valid():
-            report = self.IMPORTERS[what][1](actor=request.user, upload=form.cleaned_data["file"])
+            report = self.IMPORTERS[what](actor=request.user, upload=form.cleaned_data["file"])
             if report.ok:
                 messages.success(request, f"{report.created} {what} imported.")
                 return HttpResponseRedirect(reverse("risks:assets" if what == "assets" else "risks:register"))
@@ -449,8 +450,8 @@ class ImportView(PermissionRequiredMixin, View):
         )
 
 
-class MethodologyView(PermissionRequiredMixin, View):
-    permission_required = "risks.view_riskmethodology"
+class MethodologyView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_read_methodology)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         current = services.current_methodology()

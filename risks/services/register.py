@@ -106,7 +106,7 @@ def save_asset(*, actor: User, asset: Asset | None = None, **values: Any) -> Ass
 def _check_owner(owner: User | None) -> None:
     if owner is None:
         raise ValidationError({"owner": "Every risk needs an owner."})
-    if not owner.is_active or not owner.has_perm("risks.own_risk"):
+    if not rules.may_own_risks(owner):
         raise ValidationError({"owner": f"{owner.get_username()} does not hold the Risk owner role."})
 
 

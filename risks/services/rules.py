@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import Permission
+from django.db.models import Q, QuerySet
 
 from ismsapp.models import User
 from ismsapp.permissions import allowed, user_has
@@ -72,6 +73,30 @@ def _active(user: Any) -> bool:
 def can_read_risk_register(user: Any) -> bool:
     """The register pages and exports (risk owners: narrowed to their own risks by ``for_user``)."""
     return _active(user) and allowed(user, RISK_READERS)
+
+
+def may_own_risks(user: Any) -> bool:
+    """Holds the Risk owner role (``My risks``; may be named the owner of a risk)."""
+    return _active(user) and user.has_perm("risks.own_risk")
+
+
+def risk_owner_candidates() -> QuerySet[User]:
+    """Active users who may own risks (the choices of a risk's owner; ``may_own_risks`` as a query)."""
+    permission = Permission.objects.get(content_type__app_label="risks", codename="own_risk")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission) | Q(is_superuser=True))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def can_read_assets(user: Any) -> bool:
+    return _active(user) and user_has(user, "risks.view_asset")
+
+
+def can_read_methodology(user: Any) -> bool:
+    return _active(user) and user_has(user, "risks.view_riskmethodology")
 
 
 def visible_risks(user: Any) -> QuerySet[Risk]:
@@ -218,6 +243,11 @@ def needs_second_approval(risk: Risk, acceptor: Any) -> bool:
 
 def can_manage_assets(user: Any) -> bool:
     return _active(user) and user_has(user, "risks.add_asset") and user_has(user, "risks.change_asset")
+
+
+def can_import_into_register(user: Any) -> bool:
+    """The import page takes assets and risks: both rights are needed."""
+    return can_manage_assets(user) and can_register_risk(user)
 
 
 # --- methodology ----------------------------------------------------------------------------------
