@@ -358,15 +358,21 @@ def save_action(*, actor: User, risk: Risk, action: TreatmentAction | None = Non
     unknown = set(values) - set(ACTION_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown treatment action fields: {', '.join(sorted(unknown))}.")
-    if action is not None and action.risk_id != risk.pk:
-        raise ValidationError("This action belongs to another risk.")
     if "progress_note" in values:
         values["progress_note"] = _clean_progress_note(values["progress_note"])
     if isinstance(values.get("description"), str):
         values["description"] = values["description"].strip()
-    current = action or TreatmentAction(risk=risk)
-    changed = {name for name, value in values.items() if action is None or getattr(current, name) != value}
-    ensure_may_change_action(actor, risk, action, changed, values.get("status"))
+    # the stored action, not the caller's instance (a bound model form has already changed that)
+    current = (
+        TreatmentAction.objects.select_for_update().get(pk=action.pk)
+        if action is not None
+        else TreatmentAction(risk=risk)
+    )
+    if current.risk_id != risk.pk:
+        raise ValidationError("This action belongs to another risk.")
+    stored = current if action is not None else None
+    changed = {name for name, value in values.items() if stored is None or getattr(current, name) != value}
+    ensure_may_change_action(actor, risk, stored, changed, values.get("status"))
     owner = values.get("owner")
     if "owner" in changed and (owner is None or not rules.may_carry_treatment_actions(owner)):
         raise ValidationError(

@@ -418,3 +418,13 @@ def test_the_services_refuse_register_work_to_other_roles(personas, catalogue, p
     with pytest.raises(PermissionDenied):
         services.create_methodology_version(actor=actor, **default_methodology())
     assert not Risk.objects.exists()
+
+
+def test_the_service_judges_the_stored_action_not_the_callers_copy(planned, risk_owner) -> None:
+    """A bound model form changes its instance before the service runs: the service must compare
+    with what is stored, or a cancelled status would slip through as "unchanged"."""
+    risk, action = planned
+    action.status = "cancelled"
+    with pytest.raises(PermissionDenied):
+        services.save_action(actor=risk_owner, risk=risk, action=action, status="cancelled")
+    assert TreatmentAction.objects.get(pk=action.pk).status == "planned"
