@@ -8,9 +8,10 @@ captured by the audit trail.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -18,11 +19,37 @@ from django.db.models import Max
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
-from ismsapp.audit import acting_as
-from ismsapp.models import User
+from ismsapp.audit import acting_as, record_event
+from ismsapp.models import AuditEntry, User
 from risks.defaults import default_methodology
 from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
 from risks.services import rules
+
+Result = TypeVar("Result")
+
+
+def refusals_recorded(event: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Write a refused attempt (``PermissionDenied``) to the audit trail, after the service's
+    transaction has rolled back, so the record stays (when the caller holds no transaction)."""
+
+    def decorate(service: Callable[..., Result]) -> Callable[..., Result]:
+        @functools.wraps(service)
+        def guarded(*, actor: User | None, **kwargs: Any) -> Result:
+            try:
+                return service(actor=actor, **kwargs)
+            except PermissionDenied as exc:
+                record_event(
+                    AuditEntry.Action.ACCESS_DENIED,
+                    actor=actor,
+                    obj=kwargs.get("risk") or kwargs.get("asset"),
+                    detail={"event": event, "reason": str(exc)[:500]},
+                )
+                raise
+
+        return guarded
+
+    return decorate
+
 
 OWNER_PERMISSIONS = ("risks.view_risk", "risks.change_risk", "risks.accept_risk")
 RISK_FIELDS = (
@@ -46,6 +73,7 @@ RISK_FIELDS = (
 # --- methodology --------------------------------------------------------------------------------
 
 
+@refusals_recorded("risk methodology change refused")
 @transaction.atomic
 def create_methodology_version(*, actor: User | None, **definition: Any) -> RiskMethodology:
     """Add a version of the methodology and make it the current one (risks keep theirs).
@@ -83,6 +111,7 @@ ASSET_FIELDS = (
 )
 
 
+@refusals_recorded("asset change refused")
 @transaction.atomic
 def save_asset(*, actor: User, asset: Asset | None = None, **values: Any) -> Asset:
     """Create (``asset=None``) or update an asset; ``ValidationError`` names the bad field."""
@@ -189,6 +218,7 @@ def _record_residual_assessor(risk: Risk, actor: User | None) -> None:
     risk.residual_assessed_at = timezone.now() if scored else None
 
 
+@refusals_recorded("risk registration refused")
 @transaction.atomic
 def create_risk(*, actor: User, assets: Iterable[Asset] = (), controls: Iterable[Any] = (), **values: Any) -> Risk:
     """Register a risk scored with the current methodology and grant its owner access to it."""
@@ -255,6 +285,7 @@ def material_change(risk: Risk, before: dict[str, Any], removed_controls: set[in
     return "; ".join(reasons)
 
 
+@refusals_recorded("risk change refused")
 @transaction.atomic
 def update_risk(
     *,
@@ -348,6 +379,7 @@ def ensure_may_change_action(
         raise PermissionDenied("Only a compliance officer or an ISMS admin can cancel a treatment action.")
 
 
+@refusals_recorded("treatment action change refused")
 @transaction.atomic
 def save_action(*, actor: User, risk: Risk, action: TreatmentAction | None = None, **values: Any) -> TreatmentAction:
     """Add (``action=None``) or change a treatment action of ``risk``; the risk's status follows.

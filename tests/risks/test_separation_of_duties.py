@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from controls.models import Control
 from ismsapp import services as platform
+from ismsapp.models import AuditEntry
 from ismsapp.roles import Role
 from risks import services
 from risks.models import Risk, RiskAcceptance, TreatmentAction
@@ -82,6 +83,10 @@ def test_the_risk_owner_cannot_change_the_assessment_through_the_api(planned, ri
     response = api_for(risk_owner).patch(f"/api/risks/{risk.pk}/", change, format="json")
     assert response.status_code == 403, response.json()
     assert assessment(risk) == before
+    refused = AuditEntry.objects.get(
+        action=AuditEntry.Action.ACCESS_DENIED, additional_data__event="risk change refused"
+    )
+    assert (refused.actor, refused.object_pk) == (risk_owner, str(risk.pk))
 
 
 @pytest.mark.parametrize("change", ASSESSMENT_CHANGES)
