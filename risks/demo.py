@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from controls.models import Control
 from ismsapp.models import User
-from risks import acceptance, services
+from risks import services
 from risks.models import Risk
 
 ASSETS = [
@@ -161,7 +161,7 @@ def accept_demo_risks(password: str) -> str:
         risk = Risk.objects.get(reference=reference)
         if risk.acceptances.exists() or risk.status != Risk.Status.TREATED:
             continue
-        acceptance.accept_residual_risk(
+        services.accept_residual_risk(
             actor=owner,
             risk=risk,
             password=password,

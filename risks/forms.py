@@ -6,24 +6,12 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
 
 from controls.models import Control
 from ismsapp.forms import IsoDateInput
 from ismsapp.models import User
 from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
-
-
-def risk_owners() -> QuerySet[User]:
-    """Active users holding the Risk owner role (directly or through a group)."""
-    permission = Permission.objects.get(content_type__app_label="risks", codename="own_risk")
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission) | Q(is_superuser=True))
-        .distinct()
-        .order_by("username")
-    )
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -85,13 +73,22 @@ class RiskForm(forms.Form):
     residual_impact = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
     next_review = forms.DateField(required=False, widget=IsoDateInput())
 
-    def __init__(self, *args: Any, methodology: RiskMethodology, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, methodology: RiskMethodology, editable: frozenset[str] | None = None, **kwargs: Any
+    ) -> None:
+        """``editable``: the fields the user may change (``risks.services.editable_risk_fields``);
+        the others are left out of the form (the page shows them read-only)."""
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = risk_owners()
+        from risks.services import risk_owner_candidates
+
+        self.fields["owner"].queryset = risk_owner_candidates()
         for prefix in ("inherent", "residual"):
             self.fields[f"{prefix}_likelihood"].choices = scale_choices(methodology.likelihood_scale)
             self.fields[f"{prefix}_impact"].choices = scale_choices(methodology.impact_scale)
         self.fields["controls"].label_from_instance = lambda c: f"{c.edition} {c.ref} {c.title}"
+        if editable is not None:
+            for name in [name for name in self.fields if name not in editable]:
+                del self.fields[name]
 
     @staticmethod
     def initial_from(risk: Risk) -> dict[str, Any]:
@@ -120,18 +117,48 @@ class RiskForm(forms.Form):
             "controls": list(risk.controls.all()),
         }
 
-    def risk_values(self) -> tuple[dict[str, Any], list[Asset], list[Control]]:
+    def risk_values(self) -> tuple[dict[str, Any], list[Asset] | None, list[Control] | None]:
+        """The risk's values, its assets and its controls (``None``: not in this form)."""
         data = dict(self.cleaned_data)
-        return data, list(data.pop("assets")), list(data.pop("controls"))
+        assets = list(data.pop("assets")) if "assets" in data else None
+        controls = list(data.pop("controls")) if "controls" in data else None
+        return data, assets, controls
 
 
 class ActionForm(forms.ModelForm):
-    owner = UserChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
+    owner = UserChoiceField(
+        queryset=User.objects.none(),
+        error_messages={
+            "invalid_choice": "Treatment actions are carried by active compliance officers, ISMS admins or risk owners."
+        },
+    )
 
     class Meta:
         model = TreatmentAction
-        fields = ["description", "owner", "due_date", "status"]
-        widgets = {"due_date": IsoDateInput()}
+        fields = ["description", "owner", "due_date", "status", "progress_note"]
+        widgets = {"due_date": IsoDateInput(), "progress_note": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(
+        self,
+        *args: Any,
+        editable: frozenset[str] | None = None,
+        statuses: frozenset[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``editable`` and ``statuses`` from ``risks.services`` (``editable_action_fields``,
+        ``progress_statuses``): a risk owner gets the status and the progress note only."""
+        from risks.services import treatment_action_carriers
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = treatment_action_carriers()
+        if editable is not None:
+            for name in [name for name in self.fields if name not in editable]:
+                del self.fields[name]
+        if statuses is not None and "status" in self.fields:
+            if statuses:
+                self.fields["status"].choices = [c for c in TreatmentAction.Status.choices if c[0] in statuses]
+            else:  # a cancelled action stays cancelled for whoever may not plan
+                del self.fields["status"]
 
 
 class AcceptForm(forms.Form):
@@ -225,6 +252,6 @@ class ImportForm(forms.Form):
 
 
 def default_expiry(risk: Risk) -> date:
-    from risks.acceptance import terms_for
+    from risks.services import terms_for
 
     return terms_for(risk).default_expiry

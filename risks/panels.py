@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from ismsapp.dashboard import Panel, register
 from risks.models import Risk, RiskAcceptance
+from risks.services import RISK_READERS, can_give_second_approval, visible_acceptances, visible_risks
 
 
 def _risks(user: Any) -> dict[str, Any]:
-    visible = Risk.objects.for_user(user, "view")
+    visible = visible_risks(user)
     today = timezone.localdate()
     figures = visible.aggregate(
         total=Count("pk", filter=~Q(status=Risk.Status.CLOSED)),
@@ -25,13 +26,13 @@ def _risks(user: Any) -> dict[str, Any]:
         ),
     )
     by_level = dict(visible.exclude(status=Risk.Status.CLOSED).values_list("residual_level").annotate(n=Count("pk")))
-    acceptances = RiskAcceptance.objects.for_user(user, "view")
+    acceptances = visible_acceptances(user)
     expiring = acceptances.filter(
         status=RiskAcceptance.Status.ACTIVE, expires_on__lte=today + timedelta(days=30)
     ).count()
     pending = (
         acceptances.filter(status=RiskAcceptance.Status.PENDING_APPROVAL).exclude(accepted_by=user).count()
-        if user.has_perm("risks.approve_riskacceptance")
+        if can_give_second_approval(user)
         else 0
     )
     return {
@@ -43,6 +44,4 @@ def _risks(user: Any) -> dict[str, Any]:
 
 
 def register_panels() -> None:
-    register(
-        Panel("risks", "Risks", "dashboard/panel_risks.html", _risks, ("risks.view_risk", "risks.own_risk"), order=20)
-    )
+    register(Panel("risks", "Risks", "dashboard/panel_risks.html", _risks, RISK_READERS, order=20))

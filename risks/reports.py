@@ -19,9 +19,8 @@ from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
 from risks.heatmap import count_cells, heatmap_svg
 from risks.models import Risk, RiskAcceptance, TreatmentAction
-from risks.services import current_methodology
+from risks.services import RISK_READERS, current_methodology, visible_acceptances, visible_actions, visible_risks
 
-RISK_READERS = ("risks.view_risk", "risks.own_risk")  # owners see their own risks only (for_user)
 PDF_ROW_CAP = 2000  # bulk data belongs in the XLSX export, not in a PDF
 
 REGISTER_COLUMNS: list[tuple[str, Callable[[Risk], Any]]] = [
@@ -58,7 +57,7 @@ PLAN_COLUMNS: list[tuple[str, Callable[[TreatmentAction], Any]]] = [
 
 def register_queryset(user: User) -> QuerySet[Risk]:
     return (
-        Risk.objects.for_user(user, "view")
+        visible_risks(user)
         .select_related("owner", "methodology")
         .prefetch_related("assets", "controls")
         .order_by("reference")
@@ -66,11 +65,7 @@ def register_queryset(user: User) -> QuerySet[Risk]:
 
 
 def plan_queryset(user: User) -> QuerySet[TreatmentAction]:
-    return (
-        TreatmentAction.objects.for_user(user, "view")
-        .select_related("risk", "owner")
-        .order_by("due_date", "risk__reference")
-    )
+    return visible_actions(user).select_related("risk", "owner").order_by("due_date", "risk__reference")
 
 
 def _workbook(title: str, columns: list[tuple[str, Callable[[Any], Any]]], rows: QuerySet) -> bytes:
@@ -120,7 +115,7 @@ def _base_context(title: str) -> dict[str, Any]:
 def register_pdf(user: User) -> bytes:
     risks = register_queryset(user)
     total = risks.count()
-    inherent, residual = heatmaps(Risk.objects.for_user(user, "view"))
+    inherent, residual = heatmaps(visible_risks(user))
     return render_pdf(
         "risks/register_pdf.html",
         {
@@ -171,16 +166,14 @@ def _acceptance_params(params: dict[str, Any], user: User) -> dict[str, Any]:
         acceptance_id = int(params.get("acceptance", ""))
     except (TypeError, ValueError) as exc:
         raise ValidationError({"acceptance": "Give the acceptance's id."}) from exc
-    if not RiskAcceptance.objects.for_user(user, "view").filter(pk=acceptance_id).exists():
+    if not visible_acceptances(user).filter(pk=acceptance_id).exists():
         raise ValidationError({"acceptance": "No such acceptance is visible to you."})
     return {"acceptance": acceptance_id}
 
 
 def _build_acceptance(params: dict[str, Any], user: User) -> reports.RenderedFile:
     acceptance = (
-        RiskAcceptance.objects.for_user(user, "view")
-        .select_related("risk", "accepted_by", "second_approver")
-        .get(pk=params["acceptance"])
+        visible_acceptances(user).select_related("risk", "accepted_by", "second_approver").get(pk=params["acceptance"])
     )
     return reports.RenderedFile(
         f"acceptance-{acceptance.risk.reference}-{acceptance.pk}.pdf", "application/pdf", acceptance_pdf(acceptance)

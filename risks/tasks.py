@@ -11,7 +11,7 @@ from ismsapp.audit import audit_context
 def expire_acceptances() -> dict[str, int]:
     """Expire acceptances past their date (their risks need a new decision) and remind owners
     of acceptances entering the reminder window. Idempotent: safe to run any number of times."""
-    from risks import acceptance
+    from risks import services
 
     with audit_context(label="task:expire_acceptances"):
-        return {"expired": acceptance.expire_acceptances(), "reminded": acceptance.send_expiry_reminders()}
+        return {"expired": services.expire_acceptances(), "reminded": services.send_expiry_reminders()}

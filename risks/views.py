@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -17,9 +17,7 @@ from django.utils import timezone
 from django.views import View
 
 from ismsapp.downloads import attachment
-from ismsapp.permissions import allowed
 from ismsapp.reports import request_report
-from risks import acceptance as acceptance_service
 from risks import imports, services
 from risks.forms import (
     AcceptForm,
@@ -32,19 +30,26 @@ from risks.forms import (
     RiskForm,
     default_expiry,
 )
-from risks.models import Asset, Risk, RiskAcceptance, TreatmentAction
-from risks.reports import RISK_READERS, heatmaps, plan_xlsx, register_xlsx
+from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
+from risks.reports import heatmaps, plan_xlsx, register_xlsx
 
 PAGE_SIZE = 50
 
 
-class RiskReaderMixin:
+class RuleRequiredMixin(UserPassesTestMixin):
+    """A page for the users a named rule of ``risks.services`` admits (others: 403; anonymous: login)."""
+
+    rule: Any  # staticmethod(services.can_...)
+
+    def test_func(self) -> bool:
+        return bool(self.rule(self.request.user))
+
+
+class RiskReaderMixin(RuleRequiredMixin):
     """Risk owners (their own risks), and roles that read the whole register."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not allowed(request.user, RISK_READERS):
-            raise PermissionDenied("Your role has no access to the risk register.")
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+    rule = staticmethod(services.can_read_risk_register)
+    permission_denied_message = "Your role has no access to the risk register."
 
 
 def _form_errors(form: Any, error: ValidationError) -> None:
@@ -57,7 +62,7 @@ def _form_errors(form: Any, error: ValidationError) -> None:
 
 class RegisterView(RiskReaderMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        visible = Risk.objects.for_user(request.user, "view")
+        visible = services.visible_risks(request.user)
         form = RegisterFilterForm(request.GET or None)
         risks = form.apply(visible.select_related("owner"))
         page = Paginator(risks, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -73,17 +78,18 @@ class RegisterView(RiskReaderMixin, View):
                 "filter_query": query.urlencode(),
                 "inherent_heatmap": inherent,
                 "residual_heatmap": residual,
-                "can_add": request.user.has_perm("risks.add_risk"),
+                "can_add": services.can_register_risk(request.user),
             },
         )
 
 
-class MyRisksView(PermissionRequiredMixin, View):
-    permission_required = "risks.own_risk"
+class MyRisksView(RuleRequiredMixin, View):
+    rule = staticmethod(services.may_own_risks)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         mine = (
-            Risk.objects.filter(owner=request.user)
+            services.visible_risks(request.user)
+            .filter(owner=request.user)
             .select_related("owner")
             .prefetch_related(
                 Prefetch(
@@ -96,9 +102,8 @@ class MyRisksView(PermissionRequiredMixin, View):
         to_decide = [r for r in mine if r.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED)]
         soon = timezone.localdate() + timezone.timedelta(days=60)
         expiring = (
-            RiskAcceptance.objects.filter(
-                risk__owner=request.user, status=RiskAcceptance.Status.ACTIVE, expires_on__lte=soon
-            )
+            services.visible_acceptances(request.user)
+            .filter(risk__owner=request.user, status=RiskAcceptance.Status.ACTIVE, expires_on__lte=soon)
             .select_related("risk")
             .order_by("expires_on")
         )
@@ -116,13 +121,20 @@ class MyRisksView(PermissionRequiredMixin, View):
 class RiskDetailView(RiskReaderMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = get_object_or_404(
-            Risk.objects.for_user(request.user, "view")
-            .select_related("owner", "methodology")
+            services.visible_risks(request.user)
+            .select_related("owner", "methodology", "residual_assessed_by")
             .prefetch_related("assets", "controls__soa_entry"),
             pk=pk,
         )
-        acceptances = risk.acceptances.select_related("accepted_by", "second_approver")
         user = request.user
+        acceptances = [
+            (
+                acceptance,
+                services.can_give_second_approval(user, acceptance),
+                services.can_revoke_acceptance(user, acceptance),
+            )
+            for acceptance in risk.acceptances.select_related("accepted_by", "second_approver")
+        ]
         return render(
             request,
             "risks/detail.html",
@@ -131,47 +143,59 @@ class RiskDetailView(RiskReaderMixin, View):
                 "actions": risk.actions.select_related("owner"),
                 "acceptances": acceptances,
                 "controls": [(c, getattr(c, "soa_entry", None)) for c in risk.controls.all()],
-                "can_change": user.has_perm("risks.change_risk") or user.has_perm("risks.change_risk", risk),
-                "can_accept": risk.owner_id == user.pk
-                and user.has_perm("risks.accept_risk", risk)
-                and risk.status in (Risk.Status.TREATED, Risk.Status.ACCEPTANCE_REQUIRED),
-                "can_approve": user.has_perm("risks.approve_riskacceptance"),
+                "can_edit": services.can_edit_risk(user, risk),
+                "can_plan": services.can_plan_treatment(user, risk),
+                "can_report_progress": services.can_report_progress(user, risk),
+                "can_accept": services.can_accept_residual_risk(user, risk) and services.awaits_acceptance(risk),
                 "methodology": risk.methodology,
             },
         )
 
 
 class RiskEditView(View):
-    """Create (``pk`` absent; compliance officers, ISMS admins) or change a risk (also its owner)."""
+    """Create (``pk`` absent; compliance officers, ISMS admins) or change a risk. Its owner changes
+    the description only; the assessment is shown to them read-only."""
 
     def risk(self, request: HttpRequest, pk: int | None) -> Risk | None:
         if pk is None:
-            if not request.user.has_perm("risks.add_risk"):
+            if not services.can_register_risk(request.user):
                 raise PermissionDenied("Your role cannot register risks.")
             return None
-        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
-        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+        risk = get_object_or_404(services.visible_risks(request.user).select_related("owner", "methodology"), pk=pk)
+        if not services.can_edit_risk(request.user, risk):
             raise PermissionDenied("You cannot change this risk.")
         return risk
 
+    def build_form(self, request: HttpRequest, risk: Risk | None, data: Any = None) -> RiskForm:
+        methodology = risk.methodology if risk else services.current_methodology()
+        form = RiskForm(
+            data,
+            initial=RiskForm.initial_from(risk) if risk else {},
+            methodology=methodology,
+            editable=services.editable_risk_fields(request.user, risk),
+        )
+        if "assets" in form.fields:
+            form.fields["assets"].queryset = Asset.objects.for_user(request.user, "view").order_by("name")
+        return form
+
     def render_form(self, request: HttpRequest, risk: Risk | None, form: RiskForm, status: int = 200) -> HttpResponse:
-        return render(request, "risks/form.html", {"risk": risk, "form": form}, status=status)
+        locked = risk is not None and not services.can_change_risk_assessment(request.user, risk)
+        return render(request, "risks/form.html", {"risk": risk, "form": form, "locked": locked}, status=status)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         risk = self.risk(request, pk)
-        methodology = risk.methodology if risk else services.current_methodology()
-        initial = RiskForm.initial_from(risk) if risk else {}
-        return self.render_form(request, risk, RiskForm(initial=initial, methodology=methodology))
+        return self.render_form(request, risk, self.build_form(request, risk))
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         risk = self.risk(request, pk)
-        methodology = risk.methodology if risk else services.current_methodology()
-        form = RiskForm(request.POST, methodology=methodology)
+        form = self.build_form(request, risk, request.POST)
         if form.is_valid():
             values, assets, controls = form.risk_values()
             try:
                 if risk is None:
-                    risk = services.create_risk(actor=request.user, assets=assets, controls=controls, **values)
+                    risk = services.create_risk(
+                        actor=request.user, assets=assets or (), controls=controls or (), **values
+                    )
                 else:
                     risk = services.update_risk(
                         actor=request.user, risk=risk, assets=assets, controls=controls, **values
@@ -185,20 +209,52 @@ class RiskEditView(View):
 
 
 class ActionEditView(View):
+    """Managers plan a treatment action; the risk's owner reports its progress (status, note)."""
+
     def get_objects(self, request: HttpRequest, pk: int, action_pk: int | None) -> tuple[Risk, TreatmentAction | None]:
-        risk = get_object_or_404(Risk.objects.for_user(request.user, "view"), pk=pk)
-        if not (request.user.has_perm("risks.change_risk") or request.user.has_perm("risks.change_risk", risk)):
+        risk = get_object_or_404(services.visible_risks(request.user), pk=pk)
+        action = (
+            get_object_or_404(services.visible_actions(request.user).filter(risk=risk), pk=action_pk)
+            if action_pk
+            else None
+        )
+        allowed = (
+            services.can_plan_treatment(request.user, risk)
+            if action is None
+            else services.can_update_action_progress(request.user, action)
+        )
+        if not allowed:
             raise PermissionDenied("You cannot change the treatment of this risk.")
-        action = get_object_or_404(risk.actions, pk=action_pk) if action_pk else None
         return risk, action
+
+    def build_form(
+        self, request: HttpRequest, risk: Risk, action: TreatmentAction | None, data: Any = None
+    ) -> ActionForm:
+        return ActionForm(
+            data,
+            instance=action,
+            editable=services.editable_action_fields(request.user, action, risk),
+            statuses=services.progress_statuses(request.user, action, risk),
+        )
+
+    def render_form(
+        self, request: HttpRequest, risk: Risk, action: TreatmentAction | None, form: ActionForm, status: int = 200
+    ) -> HttpResponse:
+        context = {
+            "risk": risk,
+            "action": action,
+            "form": form,
+            "planning": services.can_plan_treatment(request.user, risk),
+        }
+        return render(request, "risks/action_form.html", context, status=status)
 
     def get(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
         risk, action = self.get_objects(request, pk, action_pk)
-        return render(request, "risks/action_form.html", {"risk": risk, "form": ActionForm(instance=action)})
+        return self.render_form(request, risk, action, self.build_form(request, risk, action))
 
     def post(self, request: HttpRequest, pk: int, action_pk: int | None = None) -> HttpResponse:
         risk, action = self.get_objects(request, pk, action_pk)
-        form = ActionForm(request.POST, instance=action)
+        form = self.build_form(request, risk, action, request.POST)
         if form.is_valid():
             try:
                 services.save_action(actor=request.user, risk=risk, action=action, **form.cleaned_data)
@@ -207,30 +263,28 @@ class ActionEditView(View):
             else:
                 messages.success(request, "Treatment action saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
-        return render(request, "risks/action_form.html", {"risk": risk, "form": form}, status=400)
+        return self.render_form(request, risk, action, form, status=400)
 
 
 class AcceptView(View):
     """The owner accepts the residual risk: password, justification, expiry."""
 
     def get_risk(self, request: HttpRequest, pk: int) -> Risk:
-        return get_object_or_404(Risk.objects.for_user(request.user, "view").select_related("methodology"), pk=pk)
+        return get_object_or_404(services.visible_risks(request.user).select_related("methodology"), pk=pk)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
-        acceptance_service.ensure_owner(request.user, risk, request)
+        services.ensure_owner(request.user, risk, request)
         form = AcceptForm(initial={"expires_on": default_expiry(risk)})
-        return render(
-            request, "risks/accept.html", {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)}
-        )
+        return render(request, "risks/accept.html", {"risk": risk, "form": form, "terms": services.terms_for(risk)})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
-        acceptance_service.ensure_owner(request.user, risk, request)
+        services.ensure_owner(request.user, risk, request)
         form = AcceptForm(request.POST)
         if form.is_valid():
             try:
-                acceptance = acceptance_service.accept_residual_risk(
+                acceptance = services.accept_residual_risk(
                     actor=request.user, risk=risk, request=request, **form.cleaned_data
                 )
             except ValidationError as exc:
@@ -247,18 +301,18 @@ class AcceptView(View):
         return render(
             request,
             "risks/accept.html",
-            {"risk": risk, "form": form, "terms": acceptance_service.terms_for(risk)},
+            {"risk": risk, "form": form, "terms": services.terms_for(risk)},
             status=400,
         )
 
 
 def _acceptance(request: HttpRequest, pk: int) -> RiskAcceptance:
-    return get_object_or_404(RiskAcceptance.objects.for_user(request.user, "view").select_related("risk"), pk=pk)
+    return get_object_or_404(services.visible_acceptances(request.user).select_related("risk"), pk=pk)
 
 
-class ApproveView(PermissionRequiredMixin, View):
-    permission_required = "risks.approve_riskacceptance"
+class ApproveView(RuleRequiredMixin, View):
     http_method_names = ["post"]
+    rule = staticmethod(services.can_give_second_approval)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         acceptance = _acceptance(request, pk)
@@ -267,7 +321,7 @@ class ApproveView(PermissionRequiredMixin, View):
             messages.error(request, "Choose to approve or refuse.")
         else:
             try:
-                acceptance_service.decide_second_approval(
+                services.decide_second_approval(
                     actor=request.user,
                     acceptance=acceptance,
                     approve=form.cleaned_data["decision"] == "approve",
@@ -289,9 +343,7 @@ class RevokeView(View):
         try:
             if not form.is_valid():
                 raise ValidationError({"reason": "Say why the acceptance is revoked."})
-            acceptance_service.revoke_acceptance(
-                actor=request.user, acceptance=acceptance, reason=form.cleaned_data["reason"]
-            )
+            services.revoke_acceptance(actor=request.user, acceptance=acceptance, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -332,8 +384,8 @@ class ExportView(RiskReaderMixin, View):
         return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
 
 
-class AssetListView(PermissionRequiredMixin, View):
-    permission_required = "risks.view_asset"
+class AssetListView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_read_assets)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         assets = (
@@ -342,19 +394,19 @@ class AssetListView(PermissionRequiredMixin, View):
             .annotate(risk_count=Count("risks", filter=~Q(risks__status=Risk.Status.CLOSED)))
         )
         return render(
-            request, "risks/assets.html", {"assets": assets, "can_change": request.user.has_perm("risks.change_asset")}
+            request, "risks/assets.html", {"assets": assets, "can_change": services.can_manage_assets(request.user)}
         )
 
 
-class AssetEditView(PermissionRequiredMixin, View):
-    permission_required = ("risks.add_asset", "risks.change_asset")
+class AssetEditView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_manage_assets)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        asset = get_object_or_404(Asset.objects.for_user(request.user, "change"), pk=pk) if pk else None
         return render(request, "risks/asset_form.html", {"asset": asset, "form": AssetForm(instance=asset)})
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
-        asset = get_object_or_404(Asset, pk=pk) if pk else None
+        asset = get_object_or_404(Asset.objects.for_user(request.user, "change"), pk=pk) if pk else None
         form = AssetForm(request.POST, instance=asset)
         if form.is_valid():
             try:
@@ -367,14 +419,11 @@ class AssetEditView(PermissionRequiredMixin, View):
         return render(request, "risks/asset_form.html", {"asset": asset, "form": form}, status=400)
 
 
-class ImportView(PermissionRequiredMixin, View):
+class ImportView(RuleRequiredMixin, View):
     """Import assets (CSV/XLSX) or risks (XLSX): all rows or none, with a per-row report."""
 
-    IMPORTERS = {
-        "assets": ("risks.add_asset", imports.import_assets),
-        "risks": ("risks.add_risk", imports.import_risks),
-    }
-    permission_required = ("risks.add_asset", "risks.add_risk")
+    IMPORTERS = {"assets": imports.import_assets, "risks": imports.import_risks}
+    rule = staticmethod(services.can_import_into_register)
 
     def get(self, request: HttpRequest, what: str) -> HttpResponse:
         if what not in self.IMPORTERS:
@@ -389,7 +438,7 @@ class ImportView(PermissionRequiredMixin, View):
         form = ImportForm(request.POST, request.FILES)
         report = None
         if form.is_valid():
-            report = self.IMPORTERS[what][1](actor=request.user, upload=form.cleaned_data["file"])
+            report = self.IMPORTERS[what](actor=request.user, upload=form.cleaned_data["file"])
             if report.ok:
                 messages.success(request, f"{report.created} {what} imported.")
                 return HttpResponseRedirect(reverse("risks:assets" if what == "assets" else "risks:register"))
@@ -401,8 +450,8 @@ class ImportView(PermissionRequiredMixin, View):
         )
 
 
-class MethodologyView(PermissionRequiredMixin, View):
-    permission_required = "risks.view_riskmethodology"
+class MethodologyView(RuleRequiredMixin, View):
+    rule = staticmethod(services.can_read_methodology)
 
     def get(self, request: HttpRequest) -> HttpResponse:
         current = services.current_methodology()
@@ -416,14 +465,14 @@ class MethodologyView(PermissionRequiredMixin, View):
             )
             for step in reversed(current.likelihood_scale)
         ]
-        from risks.models import RiskMethodology
-
         return render(
             request,
             "risks/methodology.html",
             {
                 "methodology": current,
                 "rows": rows,
-                "versions": RiskMethodology.objects.annotate(risk_count=Count("risks")).order_by("-version"),
+                "versions": RiskMethodology.objects.for_user(request.user, "view")
+                .annotate(risk_count=Count("risks"))
+                .order_by("-version"),
             },
         )

@@ -4,6 +4,12 @@ itself and fails for any route missing here, so a new endpoint cannot ship witho
 ``allowed``: the personas who may use the route; every other persona must be refused (403/404).
 ``anonymous``: what a visitor without login gets: ``login`` (redirect to the login page),
 ``401`` (API: JSON 401) or ``public`` (served).
+
+Object-level cases: a route that takes an id declares ``foreign_kwargs``, the same route pointed
+at a canary object that belongs to someone else, and ``object_scoped``, the allowed personas who
+reach such objects only through per-object grants (a risk owner: their own risks). Those must get
+404 on the canary (never 403: that would tell the id exists); the other allowed personas, whose
+access is role-wide, must still reach it (so the 404 is the scoping, not a missing canary).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class Rule:
     kwargs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     data: dict[str, Any] = field(default_factory=dict)
     ends_session: bool = False  # logout: allowed, and then redirected to the login page
+    foreign_kwargs: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    object_scoped: frozenset[str] = frozenset()
 
 
 def _outsider_pk(world: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +86,23 @@ def _report(world: dict[str, Any]) -> dict[str, Any]:
 
 def _risk(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["risk"].pk}
+
+
+# the canary: a risk of a second risk owner, with an action and an acceptance awaiting approval
+def _foreign_risk(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["foreign_risk"].pk}
+
+
+def _foreign_risk_action(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["foreign_risk"].pk, "action_pk": world["foreign_action"].pk}
+
+
+def _foreign_action(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["foreign_action"].pk}
+
+
+def _foreign_acceptance(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["foreign_acceptance"].pk}
 
 
 def _risk_action(world: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +153,13 @@ def _ingest(world: dict[str, Any]) -> dict[str, Any]:
     return {"source": world["evidence_source"].name}
 
 
+# Personas whose access to some routes is per object, and those routes (by name prefix): every such
+# route that takes an object's id must declare the persona ``object_scoped`` with a canary.
+PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
+    "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
+}
+NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
@@ -160,14 +192,22 @@ RULES: dict[str, Rule] = {
     "risks:register": Rule(RISK_READERS),
     "risks:my_risks": Rule(OWNER),
     "risks:create": Rule(RISK_MANAGERS),
-    "risks:detail": Rule(RISK_READERS, kwargs=_risk),
-    "risks:edit": Rule(RISK_CHANGERS, kwargs=_risk),
-    "risks:action_create": Rule(RISK_CHANGERS, kwargs=_risk),
-    "risks:action_edit": Rule(RISK_CHANGERS, kwargs=_risk_action),
-    "risks:accept": Rule(OWNER, kwargs=_risk),
-    "risks:approve": Rule(APPROVERS, method="POST", kwargs=_acceptance),
-    "risks:revoke": Rule(RISK_READERS, method="POST", kwargs=_acceptance),  # the service decides, see tests
-    "risks:acceptance_pdf": Rule(RISK_READERS, method="POST", kwargs=_acceptance),
+    "risks:detail": Rule(RISK_READERS, kwargs=_risk, foreign_kwargs=_foreign_risk, object_scoped=OWNER),
+    # the owner changes the description of their risk and reports the progress of its actions
+    "risks:edit": Rule(RISK_CHANGERS, kwargs=_risk, foreign_kwargs=_foreign_risk, object_scoped=OWNER),
+    "risks:action_create": Rule(RISK_MANAGERS, kwargs=_risk, foreign_kwargs=_foreign_risk),
+    "risks:action_edit": Rule(
+        RISK_CHANGERS, kwargs=_risk_action, foreign_kwargs=_foreign_risk_action, object_scoped=OWNER
+    ),
+    "risks:accept": Rule(OWNER, kwargs=_risk, foreign_kwargs=_foreign_risk, object_scoped=OWNER),
+    "risks:approve": Rule(APPROVERS, method="POST", kwargs=_acceptance, foreign_kwargs=_foreign_acceptance),
+    # the service decides, see tests
+    "risks:revoke": Rule(
+        RISK_READERS, method="POST", kwargs=_acceptance, foreign_kwargs=_foreign_acceptance, object_scoped=OWNER
+    ),
+    "risks:acceptance_pdf": Rule(
+        RISK_READERS, method="POST", kwargs=_acceptance, foreign_kwargs=_foreign_acceptance, object_scoped=OWNER
+    ),
     "risks:export": Rule(RISK_READERS, kwargs=_register_xlsx),
     "risks:assets": Rule(RISK_READERS),
     "risks:asset_create": Rule(RISK_MANAGERS),
@@ -211,14 +251,29 @@ RULES: dict[str, Rule] = {
     "asset-list": Rule(RISK_READERS, anonymous="401"),
     "asset-detail": Rule(RISK_READERS, anonymous="401", kwargs=_asset),
     "risk-list": Rule(ALL, anonymous="401"),  # narrowed to the risks each user may see
-    "risk-detail": Rule(RISK_READERS, anonymous="401", kwargs=_risk),
-    "risk-accept": Rule(OWNER, anonymous="401", method="POST", kwargs=_risk),
+    "risk-detail": Rule(RISK_READERS, anonymous="401", kwargs=_risk, foreign_kwargs=_foreign_risk, object_scoped=OWNER),
+    "risk-accept": Rule(
+        OWNER, anonymous="401", method="POST", kwargs=_risk, foreign_kwargs=_foreign_risk, object_scoped=OWNER
+    ),
     "treatmentaction-list": Rule(ALL, anonymous="401"),
-    "treatmentaction-detail": Rule(RISK_READERS, anonymous="401", kwargs=_risk_action_api),
+    "treatmentaction-detail": Rule(
+        RISK_READERS, anonymous="401", kwargs=_risk_action_api, foreign_kwargs=_foreign_action, object_scoped=OWNER
+    ),
     "riskacceptance-list": Rule(ALL, anonymous="401"),
-    "riskacceptance-detail": Rule(RISK_READERS, anonymous="401", kwargs=_acceptance),
-    "riskacceptance-approve": Rule(APPROVERS, anonymous="401", method="POST", kwargs=_acceptance),
-    "riskacceptance-revoke": Rule(RISK_READERS, anonymous="401", method="POST", kwargs=_acceptance),
+    "riskacceptance-detail": Rule(
+        RISK_READERS, anonymous="401", kwargs=_acceptance, foreign_kwargs=_foreign_acceptance, object_scoped=OWNER
+    ),
+    "riskacceptance-approve": Rule(
+        APPROVERS, anonymous="401", method="POST", kwargs=_acceptance, foreign_kwargs=_foreign_acceptance
+    ),
+    "riskacceptance-revoke": Rule(
+        RISK_READERS,
+        anonymous="401",
+        method="POST",
+        kwargs=_acceptance,
+        foreign_kwargs=_foreign_acceptance,
+        object_scoped=OWNER,
+    ),
     "riskmethodology-list": Rule(RISK_READERS, anonymous="401"),
     "riskmethodology-detail": Rule(RISK_READERS, anonymous="401", kwargs=_methodology),
     "evidencesource-list": Rule(EVIDENCE_READERS, anonymous="401"),

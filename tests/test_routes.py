@@ -11,19 +11,30 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.conftest import PASSWORD, PERSONAS
-from tests.route_rules import RULES, Rule
+from tests.route_rules import NOT_AN_OBJECT_ID, PER_OBJECT_ROUTES, RULES, Rule
 
 
 def build_risk_world(personas: dict) -> dict:
-    """A risk owned by the risk owner, with an action and a pending acceptance above appetite."""
+    """A risk owned by the risk owner, with an action and a pending acceptance above appetite;
+    and the canary: the same owned by a second risk owner (``foreign_*``)."""
+    from ismsapp import services as platform
+    from ismsapp.roles import Role
+
+    canary_owner = platform.create_user(actor=None, username="canary_owner", password=PASSWORD, roles=[Role.RISK_OWNER])
+    own = _risk_objects(personas, personas["risk_owner"], "Route")
+    foreign = _risk_objects(personas, canary_owner, "Canary")
+    return {**own, **{f"foreign_{name}": value for name, value in foreign.items() if name != "asset"}}
+
+
+def _risk_objects(personas: dict, owner: object, label: str) -> dict:
     from datetime import date, timedelta
 
-    from risks import acceptance, services
+    from risks import services
 
-    officer, owner = personas["compliance_officer"], personas["risk_owner"]
+    officer = personas["compliance_officer"]
     asset = services.save_asset(
         actor=officer,
-        name="Route asset",
+        name=f"{label} asset",
         asset_type="service",
         owner=officer,
         confidentiality=3,
@@ -32,7 +43,7 @@ def build_risk_world(personas: dict) -> dict:
     )
     risk = services.create_risk(
         actor=officer,
-        title="Route risk",
+        title=f"{label} risk",
         owner=owner,
         assets=[asset],
         inherent_likelihood=4,
@@ -49,8 +60,8 @@ def build_risk_world(personas: dict) -> dict:
         due_date=date.today() + timedelta(days=10),
         status="done",
     )
-    accepted = acceptance.accept_residual_risk(
-        actor=owner, risk=risk, password=PASSWORD, justification="Accepted for the route test."
+    accepted = services.accept_residual_risk(
+        actor=owner, risk=risk, password=PASSWORD, justification=f"Accepted for the {label.lower()} test."
     )
     return {"asset": asset, "risk": risk, "action": action, "acceptance": accepted}
 
@@ -145,8 +156,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
         transaction.set_rollback(True)
 
 
-def _request(client: Client, rule: Rule, world: dict, name: str):
-    url = reverse(name, kwargs=rule.kwargs(world) if rule.kwargs else None)
+def _request(client: Client, rule: Rule, world: dict, name: str, *, foreign: bool = False):
+    kwargs = rule.foreign_kwargs if foreign else rule.kwargs
+    url = reverse(name, kwargs=kwargs(world) if kwargs else None)
     if rule.method == "POST":
         return client.post(url, rule.data)
     return client.get(url)
@@ -186,3 +198,45 @@ def test_persona_access(name: str, persona: str, world: dict) -> None:
     else:
         refused = (401, 403, 404)  # 401: token-only endpoints refuse a logged-in user without the token
         assert response.status_code in refused, f"{name}: {persona} got {response.status_code}, expected refusal"
+
+
+FOREIGN_ROUTES = [r for r in ROUTES if r in RULES and RULES[r].foreign_kwargs]
+
+
+def test_object_scoped_personas_are_allowed_personas() -> None:
+    for name, rule in RULES.items():
+        assert rule.object_scoped <= rule.allowed, f"{name}: object_scoped personas must be allowed on their own"
+        assert rule.foreign_kwargs or not rule.object_scoped, f"{name}: object_scoped without foreign_kwargs"
+
+
+def test_every_per_object_route_with_an_id_declares_a_canary() -> None:
+    missing = [
+        f"{name} ({persona})"
+        for persona, prefixes in PER_OBJECT_ROUTES.items()
+        for name, rule in RULES.items()
+        if name.startswith(prefixes)
+        and rule.kwargs
+        and name not in NOT_AN_OBJECT_ID
+        and persona in rule.allowed
+        and persona not in rule.object_scoped
+    ]
+    assert not missing, f"Routes taking an id without a canary for their per-object personas: {missing}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", list(PERSONAS))
+@pytest.mark.parametrize("name", FOREIGN_ROUTES)
+def test_persona_access_to_a_foreign_object(name: str, persona: str, world: dict) -> None:
+    """The canary: object-scoped personas get 404 on someone else's object (not 403: that would
+    confirm the id exists); role-wide personas still reach it; the others stay refused."""
+    rule = RULES[name]
+    client = Client()
+    client.force_login(world["personas"][persona])
+    response = _request(client, rule, world, name, foreign=True)
+    if persona in rule.object_scoped:
+        assert response.status_code == 404, f"{name}: {persona} got {response.status_code} on a foreign object"
+    elif persona in rule.allowed:
+        assert response.status_code not in (401, 403, 404), f"{name}: {persona} refused ({response.status_code})"
+        assert response.status_code < 500
+    else:
+        assert response.status_code in (401, 403, 404), f"{name}: {persona} got {response.status_code}"

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
 from controls.models import Control
 from ismsapp.models import User
@@ -56,9 +57,20 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
 
 
+class VisibleAssetField(serializers.SlugRelatedField):
+    """An asset by its name, among the assets the requesting user may see."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="name", **kwargs)
+
+    def get_queryset(self) -> Any:
+        request = self.context.get("request")
+        return Asset.objects.for_user(request.user if request else None, "view")
+
+
 class RiskSerializer(serializers.ModelSerializer):
     owner = UsernameField()
-    assets = serializers.SlugRelatedField(slug_field="name", queryset=Asset.objects.all(), many=True, required=False)
+    assets = VisibleAssetField(many=True, required=False)
     controls = ControlRefField(many=True, required=False)
     methodology_version = serializers.IntegerField(source="methodology.version", read_only=True)
 
@@ -107,13 +119,36 @@ class RiskSerializer(serializers.ModelSerializer):
         return value
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class VisibleRiskField(serializers.RelatedField):
+    """A risk by its reference, among the risks the requesting user may see. A missing risk and
+    one the user may not see answer alike (404), so ids cannot be probed."""
+
+    def get_queryset(self) -> Any:
+        from risks.services import visible_risks
+
+        request = self.context.get("request")
+        return visible_risks(request.user if request else None)
+
+    def to_representation(self, value: Risk) -> str:
+        return value.reference
+
+    def to_internal_value(self, data: Any) -> Risk:
+        if not isinstance(data, str) or not data.strip():
+            raise serializers.ValidationError("Give the risk's reference, e.g. R-0042.")
+        risk = self.get_queryset().filter(reference=data.strip()[:20]).first()
+        if risk is None:
+            raise NotFound("No such risk.")
+        return risk
+
+
 class TreatmentActionSerializer(serializers.ModelSerializer):
     owner = UsernameField()
-    risk = serializers.SlugRelatedField(slug_field="reference", queryset=Risk.objects.all())
+    risk = VisibleRiskField()
 
     class Meta:
         model = TreatmentAction
-        fields = ["id", "risk", "description", "owner", "due_date", "status"]
+        fields = ["id", "risk", "description", "owner", "due_date", "status", "progress_note"]
 
 
 class AcceptanceSerializer(serializers.ModelSerializer):

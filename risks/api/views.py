@@ -19,7 +19,6 @@ from rest_framework.response import Response
 from ismsapp.audit import record_event
 from ismsapp.models import AuditEntry
 from ismsapp.permissions import ScopedViewSetMixin
-from risks import acceptance as acceptance_service
 from risks import services
 from risks.api.serializers import (
     AcceptanceSerializer,
@@ -109,7 +108,7 @@ class RiskViewSet(
     @extend_schema(request=AcceptRequestSerializer, responses={201: AcceptanceSerializer})
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str | None = None) -> Response:
-        risk = Risk.objects.for_user(request.user, "view").filter(pk=pk).first()
+        risk = services.visible_risks(request.user).filter(pk=pk).first()
         if risk is None:  # a guessed id: refused without revealing whether it exists, and logged
             record_event(
                 AuditEntry.Action.ACCESS_DENIED,
@@ -121,11 +120,11 @@ class RiskViewSet(
                 },
             )
             raise NotFound("No such risk.")
-        self.call(acceptance_service.ensure_owner, actor=request.user, risk=risk, request=request._request)
+        self.call(services.ensure_owner, actor=request.user, risk=risk, request=request._request)
         body = AcceptRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         acceptance = self.call(
-            acceptance_service.accept_residual_risk,
+            services.accept_residual_risk,
             actor=request.user,
             risk=risk,
             request=request._request,
@@ -141,45 +140,34 @@ class TreatmentActionViewSet(
     mixins.UpdateModelMixin,
     viewsets.ReadOnlyModelViewSet,
 ):
-    """Actions follow their risk: visible with it, changed by whoever may change it (its owner too)."""
+    """Actions follow their risk: visible with it. The services decide who changes what: the
+    register's managers plan them, the risk's owner reports their progress (status, note)."""
 
     queryset = TreatmentAction.objects.select_related("risk", "owner").order_by("due_date", "pk")
     serializer_class = TreatmentActionSerializer
     permission_classes = [IsAuthenticated]
 
-    def _check_risk(self, risk: Risk) -> None:
-        user = self.request.user
-        if not (user.has_perm("risks.change_risk") or user.has_perm("risks.change_risk", risk)):
-            raise PermissionDenied("You cannot change the treatment of this risk.")
-
     def perform_create(self, serializer: TreatmentActionSerializer) -> None:
         data = dict(serializer.validated_data)
         risk = data.pop("risk")
-        self._check_risk(risk)
         serializer.instance = self.call(services.save_action, actor=self.request.user, risk=risk, **data)
 
     def perform_update(self, serializer: TreatmentActionSerializer) -> None:
         data = dict(serializer.validated_data)
-        data.pop("risk", None)
-        risk = serializer.instance.risk
-        self._check_risk(risk)
-        values = {
-            "description": serializer.instance.description,
-            "owner": serializer.instance.owner,
-            "due_date": serializer.instance.due_date,
-            "status": serializer.instance.status,
-            **data,
-        }
+        data.pop("risk", None)  # an action stays with its risk
         serializer.instance = self.call(
-            services.save_action, actor=self.request.user, risk=risk, action=serializer.instance, **values
+            services.save_action,
+            actor=self.request.user,
+            risk=serializer.instance.risk,
+            action=serializer.instance,
+            **data,
         )
 
     def get_queryset(self) -> QuerySet:
-        return self.queryset.for_user(self.request.user, "view")
+        return services.visible_actions(self.request.user).select_related("risk", "owner").order_by("due_date", "pk")
 
     def check_object_permissions(self, request: Request, obj: TreatmentAction) -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            self._check_risk(obj.risk)
+        return None  # visibility is get_queryset's; the services check who may change what
 
 
 class AcceptanceViewSet(ScopedViewSetMixin, ServiceErrorsMixin, viewsets.ReadOnlyModelViewSet):
@@ -190,7 +178,7 @@ class AcceptanceViewSet(ScopedViewSetMixin, ServiceErrorsMixin, viewsets.ReadOnl
     action_permissions = {"approve": "approve_riskacceptance"}
 
     def get_queryset(self) -> QuerySet:
-        return self.queryset.for_user(self.request.user, "view")
+        return services.visible_acceptances(self.request.user).select_related("risk", "accepted_by", "second_approver")
 
     def check_object_permissions(self, request: Request, obj: RiskAcceptance) -> None:
         return None  # visibility is get_queryset's; the services check who may decide
@@ -202,7 +190,7 @@ class AcceptanceViewSet(ScopedViewSetMixin, ServiceErrorsMixin, viewsets.ReadOnl
         body = ApprovalRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         acceptance = self.call(
-            acceptance_service.decide_second_approval, actor=request.user, acceptance=target, **body.validated_data
+            services.decide_second_approval, actor=request.user, acceptance=target, **body.validated_data
         )
         return Response(AcceptanceSerializer(acceptance).data)
 
@@ -212,9 +200,7 @@ class AcceptanceViewSet(ScopedViewSetMixin, ServiceErrorsMixin, viewsets.ReadOnl
         target = self.get_object()
         body = RevokeRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        acceptance = self.call(
-            acceptance_service.revoke_acceptance, actor=request.user, acceptance=target, **body.validated_data
-        )
+        acceptance = self.call(services.revoke_acceptance, actor=request.user, acceptance=target, **body.validated_data)
         return Response(AcceptanceSerializer(acceptance).data)
 
 

@@ -80,6 +80,12 @@ class Risk(models.Model):
     residual_impact = models.PositiveSmallIntegerField(null=True, blank=True)
     residual_level = models.CharField(max_length=30, blank=True)
     residual_rank = models.SmallIntegerField(null=True, blank=True)
+    # who scored the current residual risk, and when: an acceptance judged on one's own assessment
+    # needs a second approval (set by the services whenever the residual scores change)
+    residual_assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    residual_assessed_at = models.DateTimeField(null=True, blank=True)
     next_review = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.IDENTIFIED)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -133,6 +139,7 @@ class TreatmentAction(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     due_date = models.DateField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    progress_note = models.TextField(blank=True, max_length=2_000, help_text="Where the action stands.")
 
     objects = TreatmentActionQuerySet.as_manager()
 

@@ -54,3 +54,65 @@ def test_owner_accepts_residual_risk_from_my_risks(page, catalogue) -> None:
     assert accepted.snapshot["residual"] == {"likelihood": 2, "impact": 3, "level": "medium"}
     risk.refresh_from_db()
     assert risk.status == Risk.Status.ACCEPTED
+
+
+def test_owner_reports_progress_and_sees_the_assessment_read_only(page, catalogue) -> None:
+    """The owner's edit page offers the description only; their action page status and progress."""
+    import os
+    from datetime import date, timedelta
+    from pathlib import Path
+
+    officer = make_persona("compliance_officer")
+    owner = make_persona("risk_owner")
+    risk = services.create_risk(
+        actor=officer,
+        title="Laptop theft exposes customer data",
+        owner=owner,
+        inherent_likelihood=3,
+        inherent_impact=4,
+        treatment_option="modify",
+        residual_likelihood=2,
+        residual_impact=3,
+    )
+    action = services.save_action(
+        actor=officer,
+        risk=risk,
+        description="Encrypt every laptop",
+        owner=officer,
+        due_date=date.today() + timedelta(days=30),
+    )
+    shots = Path(os.environ.get("E2E_SCREENSHOTS", "")) if os.environ.get("E2E_SCREENSHOTS") else None
+
+    page.goto("/login/")
+    page.get_by_label("Username").fill("risk_owner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+    page.goto(f"/risks/{risk.pk}/edit/")
+    assessment = page.get_by_role("region", name="Assessment and treatment")
+    assert "medium 2\u00d73" in assessment.inner_text()
+    assert page.get_by_label("Residual likelihood").count() == 0
+    assert page.get_by_label("Risk owner").count() == 0
+    if shots:
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(shots / f"risk-owner-edit-{width}.png"), full_page=True)
+
+    page.goto(f"/risks/{risk.pk}/")
+    assert page.get_by_role("link", name="Add a treatment action").count() == 0
+    page.get_by_role("link", name="Report progress").click()
+    assert page.get_by_label("Description").count() == 0
+    status = page.get_by_label("Status")
+    assert "Cancelled" not in status.inner_text()
+    status.select_option("done")
+    page.get_by_label("Progress note").fill("All laptops encrypted; checked by IT.")
+    if shots:
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(shots / f"risk-owner-action-{width}.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    assert "Treatment action saved." in page.get_by_role("status").inner_text()
+    assert "All laptops encrypted; checked by IT." in page.inner_text("main")
+    action.refresh_from_db()
+    assert (action.status, action.progress_note) == ("done", "All laptops encrypted; checked by IT.")
+    assert page.console_errors == []

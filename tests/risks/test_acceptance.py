@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from controls.models import Control
 from ismsapp.models import AuditEntry
-from risks import acceptance, services
+from risks import services
 from risks.models import Risk, RiskAcceptance
 from risks.tasks import expire_acceptances
 from tests.conftest import PASSWORD
@@ -31,7 +31,7 @@ def refusals() -> int:
 
 def accept(actor, risk, **overrides):
     values = {"password": PASSWORD, "justification": JUSTIFICATION, **overrides}
-    return acceptance.accept_residual_risk(actor=actor, risk=risk, **values)
+    return services.accept_residual_risk(actor=actor, risk=risk, **values)
 
 
 def test_owner_accepts_with_a_signed_snapshot(make_risk, risk_owner) -> None:
@@ -46,7 +46,7 @@ def test_owner_accepts_with_a_signed_snapshot(make_risk, risk_owner) -> None:
     assert snapshot["treatment_option"] == "modify"
     assert snapshot["controls"] == ["2022:8.24"]
     assert snapshot["methodology"]["version"] == risk.methodology.version
-    assert accepted.snapshot_sha256 == acceptance.digest(snapshot)
+    assert accepted.snapshot_sha256 == services.digest(snapshot)
     risk.refresh_from_db()
     assert risk.status == Risk.Status.ACCEPTED
 
@@ -139,10 +139,10 @@ def test_above_appetite_needs_another_isms_admin(make_risk, risk_owner, personas
     risk.refresh_from_db()
     assert risk.status == Risk.Status.ACCEPTANCE_REQUIRED
     with pytest.raises(PermissionDenied):
-        acceptance.decide_second_approval(actor=personas["compliance_officer"], acceptance=pending, approve=True)
+        services.decide_second_approval(actor=personas["compliance_officer"], acceptance=pending, approve=True)
     with pytest.raises(PermissionDenied):
-        acceptance.decide_second_approval(actor=risk_owner, acceptance=pending, approve=True)
-    approved = acceptance.decide_second_approval(actor=personas["isms_admin"], acceptance=pending, approve=True)
+        services.decide_second_approval(actor=risk_owner, acceptance=pending, approve=True)
+    approved = services.decide_second_approval(actor=personas["isms_admin"], acceptance=pending, approve=True)
     assert (approved.status, approved.second_approver) == (RiskAcceptance.Status.ACTIVE, personas["isms_admin"])
     risk.refresh_from_db()
     assert risk.status == Risk.Status.ACCEPTED
@@ -167,8 +167,8 @@ def test_an_admin_cannot_approve_their_own_acceptance(compliance_officer, catalo
     )
     pending = accept(dual, risk)
     with pytest.raises(ValidationError):
-        acceptance.decide_second_approval(actor=dual, acceptance=pending, approve=True)
-    refused = acceptance.decide_second_approval(
+        services.decide_second_approval(actor=dual, acceptance=pending, approve=True)
+    refused = services.decide_second_approval(
         actor=personas["isms_admin"], acceptance=pending, approve=False, note="Too risky"
     )
     assert refused.status == RiskAcceptance.Status.REJECTED
@@ -226,10 +226,10 @@ def test_revoke(make_risk, risk_owner, personas) -> None:
     risk = make_risk()
     accepted = accept(risk_owner, risk)
     with pytest.raises(PermissionDenied):
-        acceptance.revoke_acceptance(actor=personas["internal_auditor"], acceptance=accepted, reason="no")
+        services.revoke_acceptance(actor=personas["internal_auditor"], acceptance=accepted, reason="no")
     with pytest.raises(ValidationError):
-        acceptance.revoke_acceptance(actor=risk_owner, acceptance=accepted, reason=" ")
-    revoked = acceptance.revoke_acceptance(actor=risk_owner, acceptance=accepted, reason="Insurance cancelled")
+        services.revoke_acceptance(actor=risk_owner, acceptance=accepted, reason=" ")
+    revoked = services.revoke_acceptance(actor=risk_owner, acceptance=accepted, reason="Insurance cancelled")
     assert revoked.status == RiskAcceptance.Status.REVOKED
     risk.refresh_from_db()
     assert risk.status == Risk.Status.ACCEPTANCE_REQUIRED

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from ismsapp.models import GeneratedReport
 from ismsapp.reports import build_report
-from risks import acceptance, services
+from risks import services
 from risks.models import Risk, RiskAcceptance
 from risks.tasks import expire_acceptances
 from tests.conftest import PASSWORD, make_persona
@@ -95,10 +95,10 @@ def test_register_and_plan_pdfs_list_risks_actions_and_heatmaps(make_risk, clien
 @pytest.mark.django_db
 def test_acceptance_record_pdf_carries_snapshot_hash_and_second_approver(make_risk, risk_owner, personas) -> None:
     risk = make_risk(title="Supplier breach", residual_likelihood=4, residual_impact=4)  # above appetite
-    accepted = acceptance.accept_residual_risk(
+    accepted = services.accept_residual_risk(
         actor=risk_owner, risk=risk, password=PASSWORD, justification=JUSTIFICATION
     )
-    acceptance.decide_second_approval(actor=personas["isms_admin"], acceptance=accepted, approve=True)
+    services.decide_second_approval(actor=personas["isms_admin"], acceptance=accepted, approve=True)
     accepted.refresh_from_db()
     from django.test import Client
 
@@ -138,7 +138,7 @@ def test_a_real_worker_expires_an_acceptance_and_reopens_the_risk(celery_worker_
         residual_likelihood=2,
         residual_impact=2,
     )
-    accepted = acceptance.accept_residual_risk(actor=owner, risk=risk, password=PASSWORD, justification=JUSTIFICATION)
+    accepted = services.accept_residual_risk(actor=owner, risk=risk, password=PASSWORD, justification=JUSTIFICATION)
     RiskAcceptance.objects.filter(pk=accepted.pk).update(expires_on=timezone.localdate() - timedelta(days=1))
     worker = celery_worker_process()
     worker.send(expire_acceptances)

@@ -2,7 +2,8 @@
 
 - Only the risk's owner accepts, re-entering their password, with a justification and an expiry
   (default and maximum from the methodology). The decision keeps an immutable snapshot.
-- A residual level above the appetite needs a second approval by another ISMS admin.
+- A residual level above the appetite, or a residual assessment the acceptor made themselves (or
+  that nobody is recorded as having made), needs a second approval by another ISMS admin.
 - A material change voids the acceptance; a periodic task expires acceptances and reminds
   owners before they expire. Refused attempts are written to the audit trail.
 """
@@ -27,7 +28,8 @@ from django.utils import timezone
 from ismsapp.audit import acting_as, record_event
 from ismsapp.models import AuditEntry, User
 from risks.models import Risk, RiskAcceptance, TreatmentAction
-from risks.services import refresh_status
+from risks.services import rules
+from risks.services.register import refresh_status
 
 
 def _refuse(actor: User, risk: Risk, request: HttpRequest | None, why: str) -> None:
@@ -66,6 +68,7 @@ def snapshot_of(risk: Risk) -> dict[str, Any]:
             "impact": risk.residual_impact,
             "level": risk.residual_level,
         },
+        "residual_assessed_by": risk.residual_assessed_by.get_username() if risk.residual_assessed_by else None,
         "treatment_option": risk.treatment_option,
         "controls": [f"{c.edition}:{c.ref}" for c in risk.controls.order_by("edition", "position")],
         "actions": [
@@ -102,7 +105,7 @@ def terms_for(risk: Risk, today: date | None = None) -> AcceptanceTerms:
 
 def ensure_owner(actor: User, risk: Risk, request: HttpRequest | None = None) -> None:
     """Refuse (and record) anyone but the risk's owner holding the object permission to accept."""
-    if risk.owner_id != actor.pk or not actor.has_perm("risks.accept_risk", risk):
+    if not rules.can_accept_residual_risk(actor, risk):
         _refuse(actor, risk, request, "not the risk owner")
         raise PermissionDenied("Only the owner of this risk can accept its residual risk.")
 
@@ -127,7 +130,11 @@ def accept_residual_risk(
         _refuse(actor, risk, request, "wrong password")
         raise ValidationError({"password": "The password is not correct; the acceptance was not recorded."})
     with transaction.atomic():
-        risk = Risk.objects.select_for_update().select_related("methodology", "owner").get(pk=risk.pk)
+        risk = (
+            Risk.objects.select_for_update(of=("self",))
+            .select_related("methodology", "owner", "residual_assessed_by")
+            .get(pk=risk.pk)
+        )
         terms = terms_for(risk)
         expires_on = expires_on or terms.default_expiry
         errors = {}
@@ -149,7 +156,7 @@ def accept_residual_risk(
         if errors:
             raise ValidationError(errors)
         snapshot = snapshot_of(risk)
-        above_appetite = not risk.methodology.within_appetite(risk.residual_level)
+        second_approval = rules.needs_second_approval(risk, actor)
         with acting_as(actor):
             for previous in risk.acceptances.filter(status__in=RiskAcceptance.OPEN):
                 _close(previous, RiskAcceptance.Status.VOIDED, "superseded by a new acceptance")
@@ -159,13 +166,13 @@ def accept_residual_risk(
                 justification=justification.strip(),
                 expires_on=expires_on,
                 residual_level=risk.residual_level,
-                needs_second_approval=above_appetite,
-                status=RiskAcceptance.Status.PENDING_APPROVAL if above_appetite else RiskAcceptance.Status.ACTIVE,
+                needs_second_approval=second_approval,
+                status=RiskAcceptance.Status.PENDING_APPROVAL if second_approval else RiskAcceptance.Status.ACTIVE,
                 snapshot=snapshot,
                 snapshot_sha256=digest(snapshot),
             )
             refresh_status(risk)
-        if above_appetite:
+        if second_approval:
             _notify_approvers(acceptance)
     return acceptance
 
@@ -179,9 +186,9 @@ def _close(acceptance: RiskAcceptance, status: str, reason: str) -> None:
 def decide_second_approval(*, actor: User, acceptance: RiskAcceptance, approve: bool, note: str = "") -> RiskAcceptance:
     """An ISMS admin other than the owner approves (or refuses) an acceptance above the appetite."""
     acceptance = RiskAcceptance.objects.select_for_update().select_related("risk").get(pk=acceptance.pk)
-    if not actor.has_perm("risks.approve_riskacceptance"):
+    if not rules.can_give_second_approval(actor):
         raise PermissionDenied("Only an ISMS admin can give the second approval.")
-    if actor.pk == acceptance.accepted_by_id:
+    if not rules.can_give_second_approval(actor, acceptance):
         raise ValidationError({"second_approver": "The second approval must come from another person."})
     if acceptance.status != RiskAcceptance.Status.PENDING_APPROVAL:
         raise ValidationError(f"This acceptance is {acceptance.get_status_display().lower()}, not awaiting approval.")
@@ -202,7 +209,7 @@ def revoke_acceptance(*, actor: User, acceptance: RiskAcceptance, reason: str) -
     """The owner (or a compliance officer / ISMS admin) withdraws an open acceptance."""
     acceptance = RiskAcceptance.objects.select_for_update().select_related("risk").get(pk=acceptance.pk)
     risk = acceptance.risk
-    if not (actor.pk == risk.owner_id or actor.has_perm("risks.change_risk")):
+    if not rules.can_revoke_acceptance(actor, acceptance):
         raise PermissionDenied("Only the risk owner, a compliance officer or an ISMS admin can revoke.")
     if not acceptance.is_open:
         raise ValidationError("Only an active or pending acceptance can be revoked.")
@@ -281,12 +288,17 @@ def _notify_approvers(acceptance: RiskAcceptance) -> None:
     approvers = [
         user.email
         for user in User.objects.filter(is_active=True).exclude(pk=acceptance.accepted_by_id)
-        if user.has_perm("risks.approve_riskacceptance")
+        if rules.can_give_second_approval(user, acceptance)
     ]
+    why = (
+        f"above the risk appetite ({risk.methodology.appetite})"
+        if not risk.methodology.within_appetite(risk.residual_level)
+        else "on a residual assessment the acceptor made themselves (or that nobody is recorded as having made)"
+    )
     _mail(
         f"[ISMS] Second approval needed: residual risk {risk.reference} ({risk.residual_level})",
         f'{acceptance.accepted_by} accepted the residual risk "{risk.reference} {risk.title}" at level '
-        f"{risk.residual_level}, above the risk appetite ({risk.methodology.appetite}). It counts only once "
+        f"{risk.residual_level}, {why}. It counts only once "
         f"another ISMS admin approves it:\n{_risk_url(risk)}\n",
         approvers,
     )
