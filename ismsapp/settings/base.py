@@ -43,7 +43,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -66,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ismsapp.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -165,6 +165,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
+    # written by ismsapp.sessions / ismsapp.tokens, which record their own events (never the keys)
+    "ismsapp.usersession",
+    "ismsapp.apitoken",
     # reference data loaded by a command, not records people edit
     "controls.controlgroup",
     "controls.controlattribute",
@@ -190,7 +193,13 @@ AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Enforced server-side by ismsapp.sessions.SessionLifetimeMiddleware.
+ISMS_SESSION_IDLE_TIMEOUT = env_int("ISMS_SESSION_IDLE_MINUTES", 30) * 60  # seconds
+ISMS_SESSION_ABSOLUTE_LIFETIME = env_int("ISMS_SESSION_ABSOLUTE_HOURS", 12) * 3600  # seconds
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", ISMS_SESSION_ABSOLUTE_LIFETIME)
+# API tokens (ismsapp.tokens): lifetime in days when none is asked for, and the longest allowed.
+ISMS_API_TOKEN_DEFAULT_DAYS = env_int("ISMS_API_TOKEN_DEFAULT_DAYS", 90)
+ISMS_API_TOKEN_MAX_DAYS = env_int("ISMS_API_TOKEN_MAX_DAYS", 365)
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -238,7 +247,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ismsapp.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],
