@@ -66,9 +66,14 @@ def test_idle_session_is_ended_with_a_message(risk_owner, settings) -> None:
     assert messages_of(response) == ["You were signed out after 30 minutes without activity. Please sign in again."]
     assert sent_to_login(client.get(reverse("dashboard")))  # and it stays ended
     row = UserSession.objects.get(user=risk_owner)
-    assert row.ended_at is not None and row.end_reason == "expired (idle)"
+    assert row.ended_at is not None
+    assert row.end_reason == "expired (idle)"
     entry = AuditEntry.objects.filter(additional_data__event="session expired").get()
-    assert (entry.action, entry.actor, entry.additional_data["reason"]) == (AuditEntry.Action.LOGOUT, risk_owner, "idle")
+    assert (entry.action, entry.actor, entry.additional_data["reason"]) == (
+        AuditEntry.Action.LOGOUT,
+        risk_owner,
+        "idle",
+    )
     assert key not in str(entry.additional_data)
 
 
@@ -243,5 +248,6 @@ def test_account_page_lists_only_own_live_sessions(risk_owner, compliance_office
     page = mine.get(reverse("account:index"))
     assert [row.pk for row in page.context["sessions"]] == [row_of(mine).pk]
     html = page.content.decode()
-    assert "MyBrowser/1.0" in html and "TheirBrowser" not in html
+    assert "MyBrowser/1.0" in html
+    assert "TheirBrowser" not in html
     assert "this browser" in html

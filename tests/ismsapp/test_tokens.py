@@ -50,7 +50,8 @@ def test_the_key_is_stored_only_as_its_hash(risk_owner) -> None:
     key = body["token"]
     token = ApiToken.objects.get(pk=body["id"])
     assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
-    assert key.startswith(token.prefix) and len(token.prefix) < len(key) // 3
+    assert key.startswith(token.prefix)
+    assert len(token.prefix) < len(key) // 3
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM ismsapp_apitoken")
         assert key not in repr(cursor.fetchall())
@@ -129,7 +130,8 @@ def test_admin_revokes_from_the_account_page(client_for, risk_owner) -> None:
     body = issue(name="Nightly export")
     admin = client_for("isms_admin")
     page = admin.get(reverse("account:index")).content.decode()
-    assert "Tokens of other users" in page and "Nightly export" in page
+    assert "Tokens of other users" in page
+    assert "Nightly export" in page
     response = admin.post(reverse("account:token_revoke", args=[body["id"]]), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("account:index")  # no open redirect
     assert ApiToken.objects.get(pk=body["id"]).revoked_at is not None
@@ -246,7 +248,8 @@ def test_account_page_creates_a_token_and_shows_its_key_once(client_for, risk_ow
     key = response.context["issued"].key
     assert key in response.content.decode()
     later = client.get(reverse("account:index")).content.decode()
-    assert "Laptop script" in later and key not in later
+    assert "Laptop script" in later
+    assert key not in later
     assert api(key).get("/api/me/").status_code == 200
 
 
