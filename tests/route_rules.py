@@ -149,6 +149,7 @@ RULES: dict[str, Rule] = {
     "account:index": Rule(ALL),
     "account:end_other_sessions": Rule(ALL, method="POST"),
     "account:end_all_sessions": Rule(ALL, method="POST", ends_session=True),
+    "account:password_change": Rule(ALL, method="POST"),  # empty form: 400 naming the fields
     "account:token_create": Rule(ALL, method="POST", data={"name": "route token", "expires_in_days": 30}),
     "account:token_revoke": Rule(TOKEN_OWNER_AND_ADMIN, method="POST", kwargs=_api_token),
     "report_status": Rule(REQUESTER, kwargs=_report),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.validators import MaxValueValidator
 
 from ismsapp import tokens
@@ -24,3 +25,14 @@ class NewTokenForm(forms.Form):
         days.widget.attrs.update(max=tokens.max_days())
         days.initial = tokens.default_days()
         days.help_text = f"At most {tokens.max_days()} days."
+
+
+class PasswordChangeForm(SetPasswordForm):
+    """The current password, then the new one twice (checked against the password policy)."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["current_password", "new_password1", "new_password2"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from ismsapp import sessions, tokens
-from ismsapp.account.forms import NewTokenForm
+from ismsapp import services, sessions, tokens
+from ismsapp.account.forms import NewTokenForm, PasswordChangeForm
 from ismsapp.models import User
 from ismsapp.roles import roles_of
 
@@ -35,6 +35,7 @@ def account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             (token, tokens.status_of(token)) for token in visible.exclude(user=user).order_by("user__username")
         ],
         "token_form": NewTokenForm(),
+        "password_form": PasswordChangeForm(user),
         **extra,
     }
 
@@ -85,6 +86,39 @@ class TokenCreateView(View):
                 response["Cache-Control"] = "no-store"
                 return response
         return render(request, "account/index.html", account_context(request, token_form=form), status=400)
+
+
+class PasswordChangeView(View):
+    """A user changes their own password: this browser stays signed in, every other session ends
+    and every API token is revoked. Wrong current passwords count towards the login lockout."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        form = PasswordChangeForm(user, request.POST)
+        if form.is_valid():
+            current = form.cleaned_data["current_password"]
+            if authenticate(request, username=user.get_username(), password=current) is None:
+                locked = getattr(request, "axes_locked_out", False)
+                form.add_error(
+                    "current_password",
+                    "Too many failed attempts: try again later or ask an ISMS admin to lift the lock."
+                    if locked
+                    else "This is not your current password.",
+                )
+            else:
+                old_key = request.session.session_key
+                services.set_password(
+                    actor=user, user=user, password=form.cleaned_data["new_password1"], keep_session_key=old_key
+                )
+                update_session_auth_hash(request, user)  # cycles the session key
+                sessions.rekey_session(old_key, request.session.session_key)
+                messages.success(
+                    request, "Password changed. Your other sessions ended and your API tokens were revoked."
+                )
+                return HttpResponseRedirect(reverse("account:index"))
+        return render(request, "account/index.html", account_context(request, password_form=form), status=400)
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:

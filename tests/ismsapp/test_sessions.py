@@ -251,3 +251,61 @@ def test_account_page_lists_only_own_live_sessions(risk_owner, compliance_office
     assert "MyBrowser/1.0" in html
     assert "TheirBrowser" not in html
     assert "this browser" in html
+
+
+def test_changing_ones_own_password_keeps_this_browser_only(risk_owner) -> None:
+    from ismsapp.tokens import create_token
+
+    laptop, phone = signed_in("risk_owner"), signed_in("risk_owner")
+    key = create_token(actor=risk_owner, name="script").key
+    response = laptop.post(
+        reverse("account:password_change"),
+        {"current_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    assert laptop.get(reverse("account:index")).status_code == 200  # re-keyed, still recorded
+    assert row_of(laptop).ended_at is None
+    assert sent_to_login(phone.get(reverse("dashboard")))
+    risk_owner.refresh_from_db()
+    assert risk_owner.check_password(NEW_PASSWORD)
+    assert Client().get("/api/me/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+
+
+def test_a_wrong_current_password_is_refused_and_counts_towards_lockout(risk_owner, settings) -> None:
+    client = signed_in("risk_owner")
+
+    def attempt(current: str):
+        return client.post(
+            reverse("account:password_change"),
+            {"current_password": current, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        )
+
+    response = attempt("guess")
+    assert response.status_code == 400
+    assert response.context["password_form"].errors["current_password"] == ["This is not your current password."]
+    statuses = [attempt("guess").status_code for _ in range(settings.AXES_FAILURE_LIMIT - 1)]
+    assert statuses[-1] == 429  # locked out, like the login page
+    assert attempt(PASSWORD).status_code == 429  # even the right password, until the lock is lifted
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.LOCKED_OUT).exists()
+    risk_owner.refresh_from_db()
+    assert risk_owner.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"current_password": PASSWORD, "new_password1": "short", "new_password2": "short"}, "new_password2"),
+        ({"current_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": "other"}, "new_password2"),
+        ({"current_password": "", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, "current_password"),
+        (
+            {"current_password": "a\x00b", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+            "current_password",
+        ),
+    ],
+)
+def test_bad_password_change_names_the_field(risk_owner, data, field) -> None:
+    response = signed_in("risk_owner").post(reverse("account:password_change"), data)
+    assert response.status_code == 400
+    assert field in response.context["password_form"].errors
+    risk_owner.refresh_from_db()
+    assert risk_owner.check_password(PASSWORD)
