@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from ismsapp.settings.env import env_bool, env_int, env_list, env_str
 
@@ -200,6 +201,10 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", ISMS_SESSION_ABSOLUTE_LIFETIM
 # API tokens (ismsapp.tokens): lifetime in days when none is asked for, and the longest allowed.
 ISMS_API_TOKEN_DEFAULT_DAYS = env_int("ISMS_API_TOKEN_DEFAULT_DAYS", 90)
 ISMS_API_TOKEN_MAX_DAYS = env_int("ISMS_API_TOKEN_MAX_DAYS", 365)
+if not 0 < ISMS_SESSION_IDLE_TIMEOUT <= ISMS_SESSION_ABSOLUTE_LIFETIME:
+    raise ImproperlyConfigured("ISMS_SESSION_IDLE_MINUTES must be positive and within ISMS_SESSION_ABSOLUTE_HOURS.")
+if not 0 < ISMS_API_TOKEN_DEFAULT_DAYS <= ISMS_API_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("ISMS_API_TOKEN_DEFAULT_DAYS must be positive and within ISMS_API_TOKEN_MAX_DAYS.")
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
