@@ -1,7 +1,10 @@
 """Browser sessions: idle timeout, absolute lifetime, and the record of each user's sessions.
 
-Every login creates a ``UserSession`` row holding the SHA-256 of the session key (never the key),
-when it started, when it was last seen, from which address and browser. On every request
+Every login puts a random session id into the session's data and creates a ``UserSession`` row
+holding its SHA-256 (never the id, never the session key), when it started, when it was last seen,
+from which address and browser. The id lives in the session's data rather than being the session
+key so that the record survives ``cycle_key()`` (``update_session_auth_hash`` after a password or
+MFA change keeps the user signed in under a new key). On every request
 ``SessionLifetimeMiddleware`` looks the row up and ends the session when
 
 - it was idle longer than ``ISMS_SESSION_IDLE_TIMEOUT`` seconds (env ``ISMS_SESSION_IDLE_MINUTES``,
@@ -21,18 +24,18 @@ Public API (other modules call these; keep the signatures stable):
     short text shown to the user at their next request and kept in the audit trail ("password
     changed", "roles changed", "MFA factors changed"); ``actor`` is who did it (``None``: the
     system). Writes one audit entry when any session ended; returns how many ended.
-``rekey_session(old_key, new_key)``
-    Keep the record when a session's key is cycled without a new login
-    (``update_session_auth_hash`` after changing one's own password).
+    ``keep_session_key`` is the Django session key (``request.session.session_key``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +44,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -60,8 +64,22 @@ ENDED = "ended"
 UNKNOWN = "unknown"
 
 
-def hash_session_key(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()
+SESSION_ID = "_isms_session_id"  # the random id inside each signed-in session's data
+
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def session_hash(session: SessionBase | None) -> str | None:
+    """The stored hash naming ``session``'s record, or ``None`` if it has none."""
+    session_id = session.get(SESSION_ID) if session is not None else None
+    return hash_session_id(session_id) if isinstance(session_id, str) and session_id else None
+
+
+def _hash_of_key(session_key: str) -> str | None:
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    return session_hash(store)
 
 
 def idle_timeout() -> timedelta:
@@ -116,12 +134,11 @@ def _user_agent(request: HttpRequest) -> str:
 
 def record_login(request: HttpRequest, user: User) -> UserSession:
     """Keep the record of the session ``request`` has just been logged in with."""
-    session = request.session
-    if session.session_key is None:
-        session.save()
+    session_id = secrets.token_urlsafe(32)
+    request.session[SESSION_ID] = session_id
     now = timezone.now()
     row, _ = UserSession.objects.update_or_create(
-        key_hash=hash_session_key(session.session_key),
+        key_hash=hash_session_id(session_id),
         defaults={
             "user": user,
             "created_at": now,
@@ -136,22 +153,15 @@ def record_login(request: HttpRequest, user: User) -> UserSession:
 
 
 def record_logout(request: HttpRequest) -> None:
-    key = getattr(getattr(request, "session", None), "session_key", None)
-    if key:
-        UserSession.objects.filter(key_hash=hash_session_key(key), ended_at__isnull=True).update(
+    key_hash = current_session_hash(request)
+    if key_hash:
+        UserSession.objects.filter(key_hash=key_hash, ended_at__isnull=True).update(
             ended_at=timezone.now(), end_reason="signed out"
         )
 
 
-def rekey_session(old_key: str | None, new_key: str | None) -> None:
-    """The session's key changed (``cycle_key``) while the same user stays signed in."""
-    if old_key and new_key and old_key != new_key:
-        UserSession.objects.filter(key_hash=hash_session_key(old_key)).update(key_hash=hash_session_key(new_key))
-
-
 def current_session_hash(request: HttpRequest) -> str | None:
-    key = getattr(getattr(request, "session", None), "session_key", None)
-    return hash_session_key(key) if key else None
+    return session_hash(getattr(request, "session", None))
 
 
 @transaction.atomic
@@ -159,8 +169,9 @@ def end_sessions(user: User, *, keep_session_key: str | None = None, reason: str
     """End the sessions of ``user`` (all but ``keep_session_key``'s); see the module's docstring."""
     reason = _CONTROL.sub(" ", reason).strip()[:100] or "ended"
     rows = UserSession.objects.filter(user=user, ended_at__isnull=True)
-    if keep_session_key:
-        rows = rows.exclude(key_hash=hash_session_key(keep_session_key))
+    keep = _hash_of_key(keep_session_key) if keep_session_key else None
+    if keep:
+        rows = rows.exclude(key_hash=keep)
     ended = rows.update(ended_at=timezone.now(), end_reason=reason)
     if ended:
         with acting_as(actor):
@@ -172,7 +183,7 @@ def end_sessions(user: User, *, keep_session_key: str | None = None, reason: str
                     "event": "sessions ended",
                     "reason": reason,
                     "sessions": ended,
-                    "current_session_kept": bool(keep_session_key),
+                    "current_session_kept": bool(keep),
                 },
             )
     return ended

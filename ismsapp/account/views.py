@@ -108,12 +108,13 @@ class PasswordChangeView(View):
                     else "This is not your current password.",
                 )
             else:
-                old_key = request.session.session_key
                 services.set_password(
-                    actor=user, user=user, password=form.cleaned_data["new_password1"], keep_session_key=old_key
+                    actor=user,
+                    user=user,
+                    password=form.cleaned_data["new_password1"],
+                    keep_session_key=request.session.session_key,
                 )
-                update_session_auth_hash(request, user)  # cycles the session key
-                sessions.rekey_session(old_key, request.session.session_key)
+                update_session_auth_hash(request, user)  # a new key; the session's record stays
                 messages.success(
                     request, "Password changed. Your other sessions ended and your API tokens were revoked."
                 )

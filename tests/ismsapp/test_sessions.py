@@ -16,7 +16,7 @@ from django.utils import timezone
 from ismsapp import services
 from ismsapp.models import AuditEntry, UserSession
 from ismsapp.roles import Role
-from ismsapp.sessions import end_sessions, hash_session_key
+from ismsapp.sessions import SESSION_ID, end_sessions, hash_session_id
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def signed_in(username: str, password: str = PASSWORD, **headers: str) -> Client
 
 
 def row_of(client: Client) -> UserSession:
-    return UserSession.objects.get(key_hash=hash_session_key(client.session.session_key))
+    return UserSession.objects.get(key_hash=hash_session_id(client.session[SESSION_ID]))
 
 
 def sent_to_login(response) -> bool:
@@ -46,12 +46,13 @@ def messages_of(response) -> list[str]:
 
 def test_login_keeps_a_record_without_the_session_key(risk_owner) -> None:
     client = signed_in("risk_owner", HTTP_USER_AGENT="Firefox\x07/120\x1b[31m", REMOTE_ADDR="192.0.2.44")
-    key = client.session.session_key
+    key, session_id = client.session.session_key, client.session[SESSION_ID]
     row = UserSession.objects.get(user=risk_owner)
-    assert row.key_hash == hash_session_key(key) != key
+    assert row.key_hash == hash_session_id(session_id)
+    assert key not in {row.key_hash, session_id}
     assert row.ip_address == "192.0.2.44"
     assert row.user_agent == "Firefox /120 [31m"  # control characters of a client header removed
-    assert not UserSession.objects.filter(key_hash=key).exists()
+    assert not UserSession.objects.filter(key_hash__in=[key, session_id]).exists()
 
 
 def test_idle_session_is_ended_with_a_message(risk_owner, settings) -> None:
