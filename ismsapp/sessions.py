@@ -134,22 +134,22 @@ def _user_agent(request: HttpRequest) -> str:
 
 def record_login(request: HttpRequest, user: User) -> UserSession:
     """Keep the record of the session ``request`` has just been logged in with."""
+    now = timezone.now()
+    previous = session_hash(request.session)  # signing in again in the same browser keeps its data
+    if previous:
+        UserSession.objects.filter(key_hash=previous, ended_at__isnull=True).update(
+            ended_at=now, end_reason="signed in again"
+        )
     session_id = secrets.token_urlsafe(32)
     request.session[SESSION_ID] = session_id
-    now = timezone.now()
-    row, _ = UserSession.objects.update_or_create(
+    return UserSession.objects.create(
+        user=user,
         key_hash=hash_session_id(session_id),
-        defaults={
-            "user": user,
-            "created_at": now,
-            "last_seen_at": now,
-            "ip_address": client_ip(request),
-            "user_agent": _user_agent(request),
-            "ended_at": None,
-            "end_reason": "",
-        },
+        created_at=now,
+        last_seen_at=now,
+        ip_address=client_ip(request),
+        user_agent=_user_agent(request),
     )
-    return row
 
 
 def record_logout(request: HttpRequest) -> None:

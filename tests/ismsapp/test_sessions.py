@@ -310,3 +310,14 @@ def test_bad_password_change_names_the_field(risk_owner, data, field) -> None:
     assert field in response.context["password_form"].errors
     risk_owner.refresh_from_db()
     assert risk_owner.check_password(PASSWORD)
+
+
+def test_signing_in_again_in_the_same_browser_replaces_its_record(risk_owner) -> None:
+    client = signed_in("risk_owner")
+    first = row_of(client)
+    client.force_login(risk_owner)  # login() again on the same session (its data is kept)
+    first.refresh_from_db()
+    assert first.end_reason == "signed in again"
+    assert row_of(client).pk != first.pk
+    assert UserSession.objects.filter(ended_at__isnull=True).count() == 1
+    assert client.get(reverse("dashboard")).status_code == 200
