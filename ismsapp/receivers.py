@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_migrate
 from django.http import HttpRequest
 
+from ismsapp import sessions
 from ismsapp.audit import record_event
 from ismsapp.roles import sync_roles
 
@@ -52,3 +53,4 @@ def connect() -> None:
     user_login_failed.connect(on_login_failed, dispatch_uid="isms_audit_login_failed")
     user_locked_out.connect(on_locked_out, dispatch_uid="isms_audit_locked_out")
     post_migrate.connect(on_post_migrate, dispatch_uid="isms_sync_roles")
+    sessions.connect()

@@ -97,9 +97,11 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "evidence.add_ingestionjob",
         *READ_AUDIT_TRAIL,
         "ismsapp.add_user",
+        "ismsapp.change_apitoken",  # revoke anybody's API token
         "ismsapp.change_organisation",
         "ismsapp.change_user",
         "ismsapp.view_organisation",
+        "ismsapp.view_apitoken",
         "ismsapp.view_user",
     ),
 }

@@ -18,6 +18,8 @@ from django.db import transaction
 from ismsapp.audit import ChainVerification, acting_as, record_event, record_verification, verify_chain
 from ismsapp.models import AuditEntry, AuditVerification, Organisation, User
 from ismsapp.roles import Role
+from ismsapp.sessions import end_sessions
+from ismsapp.tokens import revoke_tokens
 
 
 def _role_groups(roles: Iterable[Role | str]) -> list[Group]:
@@ -64,20 +66,30 @@ def update_user(
     """Change a user's details, roles and whether they may log in."""
     if actor is not None and actor.pk == user.pk and not is_active:
         raise ValueError("You cannot deactivate your own account.")
+    roles_before = set(user.groups.values_list("pk", flat=True))
     with acting_as(actor):
         user.email, user.first_name, user.last_name, user.is_active = email, first_name, last_name, is_active
         user.full_clean()
         user.save()
         user.groups.set(_role_groups(roles))
+    if not is_active:
+        end_sessions(user, reason="account deactivated", actor=actor)
+        revoke_tokens(user, reason="account deactivated", actor=actor)
+    elif roles_before != set(user.groups.values_list("pk", flat=True)):
+        end_sessions(user, reason="roles changed", actor=actor)
     return user
 
 
 @transaction.atomic
-def set_password(*, actor: User | None, user: User, password: str) -> None:
+def set_password(*, actor: User | None, user: User, password: str, keep_session_key: str | None = None) -> None:
+    """Set a new password: every session of ``user`` but ``keep_session_key``'s ends, every API token
+    is revoked (see ``ismsapp.tokens``)."""
     validate_password(password, user)
     with acting_as(actor):
         user.set_password(password)
         user.save(update_fields=["password"])
+    end_sessions(user, keep_session_key=keep_session_key, reason="password changed", actor=actor)
+    revoke_tokens(user, reason="password changed", actor=actor)
 
 
 def locked_out_usernames() -> set[str]:

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ismsapp import views
+from ismsapp.account import views as account_views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("users/new/", views.UserCreateView.as_view(), name="user_create"),
     path("users/<int:pk>/", views.UserUpdateView.as_view(), name="user_update"),
     path("users/<int:pk>/unlock/", views.UserUnlockView.as_view(), name="user_unlock"),
+    path("users/<int:pk>/end-sessions/", account_views.UserEndSessionsView.as_view(), name="user_end_sessions"),
+    path("account/", include("ismsapp.account.urls")),
     path("reports/<uuid:pk>/", views.ReportStatusView.as_view(), name="report_status"),
     path("reports/<uuid:pk>/download/", views.ReportDownloadView.as_view(), name="report_download"),
     path("controls/", include("controls.urls")),

@@ -34,6 +34,7 @@ OWNER = frozenset({"risk_owner"})
 APPROVERS = frozenset({"isms_admin"})
 EVIDENCE_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 UPLOADERS = frozenset({"compliance_officer", "isms_admin"})
+TOKEN_OWNER_AND_ADMIN = frozenset({"outsider", "isms_admin"})  # the world's API token is the outsider's
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ def _recording(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["recording"].pk}
 
 
+def _api_token(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["api_token"].pk}
+
+
 def _ingest(world: dict[str, Any]) -> dict[str, Any]:
     return {"source": world["evidence_source"].name}
 
@@ -172,6 +177,13 @@ RULES: dict[str, Rule] = {
     "user_create": Rule(ADMIN),
     "user_update": Rule(ADMIN, kwargs=_outsider_pk),
     "user_unlock": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
+    "user_end_sessions": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
+    "account:index": Rule(ALL),
+    "account:end_other_sessions": Rule(ALL, method="POST"),
+    "account:end_all_sessions": Rule(ALL, method="POST", ends_session=True),
+    "account:password_change": Rule(ALL, method="POST"),  # empty form: 400 naming the fields
+    "account:token_create": Rule(ALL, method="POST", data={"name": "route token", "expires_in_days": 30}),
+    "account:token_revoke": Rule(TOKEN_OWNER_AND_ADMIN, method="POST", kwargs=_api_token),
     "report_status": Rule(REQUESTER, kwargs=_report),
     "report_download": Rule(REQUESTER, kwargs=_report),
     # controls and SoA
@@ -232,6 +244,9 @@ RULES: dict[str, Rule] = {
     "api-root": Rule(ALL, anonymous="401"),
     "api-me": Rule(ALL, anonymous="401"),
     "api-token": Rule(ALL, anonymous="public", method="POST"),
+    "apitoken-list": Rule(ALL, anonymous="401"),
+    "apitoken-detail": Rule(TOKEN_OWNER_AND_ADMIN, anonymous="401", kwargs=_api_token),
+    "apitoken-revoke": Rule(TOKEN_OWNER_AND_ADMIN, anonymous="401", method="POST", kwargs=_api_token),
     "api-schema": Rule(ALL, anonymous="401"),
     "api-docs": Rule(ALL),
     "auditentry-list": Rule(AUDIT_TRAIL, anonymous="401"),

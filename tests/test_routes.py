@@ -136,6 +136,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
     from controls.services import publish_soa
     from ismsapp.models import AuditEntry
     from ismsapp.reports import request_report
+    from ismsapp.tokens import create_token
     from tests.conftest import make_persona
 
     with django_db_blocker.unblock(), transaction.atomic():
@@ -151,6 +152,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
             "soa_entry": SoAEntry.objects.filter(control__edition="2022").first(),
             "clause_entry": ClauseEntry.objects.filter(clause__edition="2022").first(),
             "soa_version": publish_soa(actor=officer, edition="2022", approver=officer, approved_on=date(2026, 1, 5)),
+            "api_token": create_token(actor=personas["outsider"], name="route token").token,
             "report": request_report(actor=officer, kind="soa_pdf", params={"edition": "2022", "version": "draft"}),
         }
         transaction.set_rollback(True)

@@ -7,13 +7,15 @@ from rest_framework.routers import DefaultRouter
 from controls.api.urls import register as register_controls
 from evidence.api.urls import register as register_evidence
 from evidence.api.urls import urlpatterns as evidence_urls
-from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, TokenView, UserViewSet
+from ismsapp.api.tokens import ApiTokenViewSet, TokenView
+from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, UserViewSet
 from risks.api.urls import register as register_risks
 
 router = DefaultRouter()
 router.include_format_suffixes = False
 router.register("audit-entries", AuditEntryViewSet, basename="auditentry")
 router.register("users", UserViewSet, basename="user")
+router.register("tokens", ApiTokenViewSet, basename="apitoken")
 register_controls(router)
 register_risks(router)
 register_evidence(router)

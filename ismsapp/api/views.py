@@ -1,4 +1,4 @@
-"""API views of the platform: who am I, API tokens, the audit trail."""
+"""API views of the platform: who am I, the audit trail, users (API tokens: ``ismsapp.api.tokens``)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import generics, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from ismsapp.api.pagination import SeqCursorPagination
 from ismsapp.api.serializers import AuditEntrySerializer, MeSerializer, UserSerializer
 from ismsapp.forms import AuditTrailFilterForm
 from ismsapp.models import AuditEntry, User
 from ismsapp.permissions import ScopedViewSetMixin
-
-LOCKED_OUT_MESSAGE = (
-    "Too many failed login attempts for this username from your address. "
-    "Try again later or ask an ISMS admin to lift the lock."
-)
 
 
 class MeView(generics.GenericAPIView):
@@ -35,23 +28,6 @@ class MeView(generics.GenericAPIView):
 
     def get(self, request: Request) -> Response:
         return Response(self.get_serializer(request.user).data)
-
-
-class TokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token (failed attempts count towards lockout)."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "token"
-
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
-    def post(self, request: Request, *args: object, **kwargs: object) -> Response:
-        try:
-            return super().post(request, *args, **kwargs)
-        except ValidationError:
-            # django-axes marks the request it was given (this DRF request) when it is locked out.
-            if getattr(request, "axes_locked_out", False):
-                return Response({"detail": LOCKED_OUT_MESSAGE}, status=429)
-            raise
 
 
 AUDIT_FILTERS = [

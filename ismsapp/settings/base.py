@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from ismsapp.settings.env import env_bool, env_int, env_list, env_str
 
@@ -43,7 +44,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ismsapp.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -165,6 +166,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
+    # written by ismsapp.sessions / ismsapp.tokens, which record their own events (never the keys)
+    "ismsapp.usersession",
+    "ismsapp.apitoken",
     # reference data loaded by a command, not records people edit
     "controls.controlgroup",
     "controls.controlattribute",
@@ -192,7 +196,17 @@ AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+# Enforced server-side by ismsapp.sessions.SessionLifetimeMiddleware.
+ISMS_SESSION_IDLE_TIMEOUT = env_int("ISMS_SESSION_IDLE_MINUTES", 30) * 60  # seconds
+ISMS_SESSION_ABSOLUTE_LIFETIME = env_int("ISMS_SESSION_ABSOLUTE_HOURS", 12) * 3600  # seconds
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", ISMS_SESSION_ABSOLUTE_LIFETIME)
+# API tokens (ismsapp.tokens): lifetime in days when none is asked for, and the longest allowed.
+ISMS_API_TOKEN_DEFAULT_DAYS = env_int("ISMS_API_TOKEN_DEFAULT_DAYS", 90)
+ISMS_API_TOKEN_MAX_DAYS = env_int("ISMS_API_TOKEN_MAX_DAYS", 365)
+if not 0 < ISMS_SESSION_IDLE_TIMEOUT <= ISMS_SESSION_ABSOLUTE_LIFETIME:
+    raise ImproperlyConfigured("ISMS_SESSION_IDLE_MINUTES must be positive and within ISMS_SESSION_ABSOLUTE_HOURS.")
+if not 0 < ISMS_API_TOKEN_DEFAULT_DAYS <= ISMS_API_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("ISMS_API_TOKEN_DEFAULT_DAYS must be positive and within ISMS_API_TOKEN_MAX_DAYS.")
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -240,7 +254,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ismsapp.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],

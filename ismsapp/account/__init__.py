@@ -1,0 +1,1 @@
+"""The user's own account page (``/account/``): sessions and API tokens; other sections join it."""
