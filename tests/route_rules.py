@@ -15,7 +15,7 @@ from typing import Any
 ALL = frozenset({"compliance_officer", "risk_owner", "internal_auditor", "external_auditor", "isms_admin", "outsider"})
 NOBODY: frozenset[str] = frozenset()
 ADMIN = frozenset({"isms_admin"})
-AUDIT_TRAIL = frozenset({"compliance_officer", "isms_admin"})
+AUDIT_TRAIL = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 USER_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 SOA_READERS = frozenset({"compliance_officer", "risk_owner", "internal_auditor", "isms_admin"})
 SOA_EDITORS = frozenset({"compliance_officer"})

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "controls",
     "risks",
     "evidence",
+    "audits",
 ]
 
 MIDDLEWARE = [
