@@ -28,6 +28,13 @@ OWNER = frozenset({"risk_owner"})
 APPROVERS = frozenset({"isms_admin"})
 EVIDENCE_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 UPLOADERS = frozenset({"compliance_officer", "isms_admin"})
+AUDIT_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
+AUDIT_PLANNERS = frozenset({"compliance_officer"})
+AUDIT_MEMBERS = frozenset({"internal_auditor"})  # the lead auditor of the route audit
+AUDIT_MANAGERS = frozenset({"compliance_officer", "internal_auditor"})  # officers, and the audit's lead
+NC_FOLLOW_UP = frozenset({"compliance_officer", "internal_auditor"})
+NC_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin", "risk_owner"})  # risk: treated
+ACTION_OWNER = frozenset({"risk_owner"})  # the route action's owner
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,30 @@ def _ingest(world: dict[str, Any]) -> dict[str, Any]:
     return {"source": world["evidence_source"].name}
 
 
+def _programme(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["audit_programme"].pk}
+
+
+def _audit_create(world: dict[str, Any]) -> dict[str, Any]:
+    return {"programme_pk": world["audit_programme"].pk}
+
+
+def _audit(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["audit"].pk}
+
+
+def _item(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["checklist_item"].pk}
+
+
+def _nonconformity(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["nonconformity"].pk}
+
+
+def _corrective_action(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["corrective_action"].pk}
+
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
@@ -188,6 +219,30 @@ RULES: dict[str, Rule] = {
     "evidence:sessions": Rule(EVIDENCE_READERS),
     "evidence:session": Rule(EVIDENCE_READERS, kwargs=_recording),
     "evidence:session_playback": Rule(EVIDENCE_READERS, kwargs=_recording),
+    # internal audits, nonconformities, corrective actions
+    "audits:programmes": Rule(AUDIT_READERS),
+    "audits:programme_create": Rule(AUDIT_PLANNERS),
+    "audits:programme": Rule(AUDIT_READERS, kwargs=_programme),
+    "audits:programme_edit": Rule(AUDIT_PLANNERS, kwargs=_programme),
+    "audits:audit_create": Rule(AUDIT_PLANNERS, kwargs=_audit_create),
+    "audits:audits": Rule(AUDIT_READERS),
+    "audits:audit": Rule(AUDIT_READERS, kwargs=_audit),
+    "audits:audit_edit": Rule(AUDIT_PLANNERS, kwargs=_audit),
+    "audits:assign_auditors": Rule(AUDIT_PLANNERS, kwargs=_audit),
+    "audits:audit_status": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:generate_checklist": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:item_row": Rule(AUDIT_READERS, kwargs=_item),
+    "audits:item_edit": Rule(AUDIT_MEMBERS, kwargs=_item),
+    "audits:item_raise": Rule(AUDIT_MEMBERS, kwargs=_item),
+    "audits:register": Rule(NC_READERS),
+    "audits:raise": Rule(NC_FOLLOW_UP),
+    "audits:nonconformity": Rule(NC_READERS, kwargs=_nonconformity),
+    "audits:nonconformity_analysis": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:action_create": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:verify": Rule(AUDIT_MEMBERS, method="POST", kwargs=_nonconformity),  # auditors (not implementers)
+    "audits:close": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:my_actions": Rule(ALL),  # every user may be given an action; the list is their own
+    "audits:action_update": Rule(ACTION_OWNER, method="POST", kwargs=_corrective_action),
     # API
     "api-root": Rule(ALL, anonymous="401"),
     "api-me": Rule(ALL, anonymous="401"),

@@ -125,6 +125,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
     from controls.services import publish_soa
     from ismsapp.models import AuditEntry
     from ismsapp.reports import request_report
+    from tests.audits.world import build_audits_world
     from tests.conftest import make_persona
 
     with django_db_blocker.unblock(), transaction.atomic():
@@ -132,7 +133,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
         officer = personas["compliance_officer"]
         risk_world = build_risk_world(personas)
         evidence_world = build_evidence_world(personas)
+        audits_world = build_audits_world(personas, risk_world["risk"])
         yield {
+            **audits_world,
             **risk_world,
             **evidence_world,
             "personas": personas,

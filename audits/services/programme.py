@@ -308,7 +308,7 @@ def in_scope_items(audit: Audit) -> list[ChecklistItem]:
     clause_ids = set(audit.clauses.values_list("pk", flat=True))
     return [
         item
-        for item in audit.checklist.select_related("control", "clause")
+        for item in audit.checklist.select_related("control", "clause", "updated_by")
         if item.control_id in control_ids or item.clause_id in clause_ids
     ]
 
