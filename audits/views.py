@@ -230,7 +230,8 @@ class AuditDetailView(PermissionRequiredMixin, View):
         can_record = rules.can_record_results(request.user, audit)
         by_result: dict[str, int] = {}
         for item in items:
-            by_result[item.result or "pending"] = by_result.get(item.result or "pending", 0) + 1
+            label = item.get_result_display() if item.result else "not recorded"
+            by_result[label] = by_result.get(label, 0) + 1
         return render(
             request,
             "audits/audit.html",
