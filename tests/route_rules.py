@@ -159,6 +159,10 @@ def _corrective_action(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["corrective_action"].pk}
 
 
+def _verification(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["verification"].pk}
+
+
 RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
@@ -284,6 +288,25 @@ RULES: dict[str, Rule] = {
     "event-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_event),
     "sessionrecording-list": Rule(EVIDENCE_READERS, anonymous="401"),
     "sessionrecording-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_recording),
+    "auditprogramme-list": Rule(AUDIT_READERS, anonymous="401"),
+    "auditprogramme-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_programme),
+    "audit-list": Rule(AUDIT_READERS, anonymous="401"),
+    "audit-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_audit),
+    "audit-status": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-assign-auditors": Rule(AUDIT_PLANNERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-generate-checklist": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "checklistitem-list": Rule(ALL, anonymous="401"),  # narrowed to the audits each user may see
+    "checklistitem-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_item),
+    "nonconformity-list": Rule(ALL, anonymous="401"),
+    "nonconformity-detail": Rule(NC_READERS, anonymous="401", kwargs=_nonconformity),
+    "nonconformity-verify": Rule(AUDIT_MEMBERS, anonymous="401", method="POST", kwargs=_nonconformity),
+    "nonconformity-close": Rule(NC_FOLLOW_UP, anonymous="401", method="POST", kwargs=_nonconformity),
+    "correctiveaction-list": Rule(ALL, anonymous="401"),
+    "correctiveaction-detail": Rule(NC_READERS, anonymous="401", kwargs=_corrective_action),
+    "correctiveaction-progress": Rule(ACTION_OWNER, anonymous="401", method="POST", kwargs=_corrective_action),
+    "correctiveaction-complete": Rule(ACTION_OWNER, anonymous="401", method="POST", kwargs=_corrective_action),
+    "effectivenessverification-list": Rule(ALL, anonymous="401"),
+    "effectivenessverification-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_verification),
     # HTTP push authenticates with the source's token only: a user's session or token is not enough
     "evidence-ingest": Rule(NOBODY, anonymous="401", method="POST", kwargs=_ingest),
 }

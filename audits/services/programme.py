@@ -21,6 +21,7 @@ from audits.services.rules import (
     is_audit_member,
     require,
     require_active_user,
+    require_audit_manager,
     require_audit_member,
     require_in_scope,
     require_not_future,
@@ -262,8 +263,7 @@ def change_audit_status(*, actor: User, audit: Audit, status: str, on: date | No
     """planned -> in progress (fieldwork starts, checklist generated) -> reporting (every item of
     the scope has a result) -> closed; reporting may go back to in progress."""
     audit = Audit.objects.select_for_update().get(pk=audit.pk)
-    if not can_manage_audit(actor, audit):
-        raise PermissionDenied(f"Only a compliance officer or the lead auditor may change the status of {audit}.")
+    require_audit_manager(actor, audit)
     if status not in TRANSITIONS.get(audit.status, ()):
         allowed = ", ".join(Audit.Status(s).label for s in TRANSITIONS.get(audit.status, ())) or "none"
         raise ValidationError(

@@ -47,6 +47,11 @@ def can_manage_audit(user: Any, audit: Audit) -> bool:
     )
 
 
+def require_audit_manager(user: Any, audit: Audit) -> None:
+    if not can_manage_audit(user, audit):
+        raise PermissionDenied(f"Only a compliance officer or the lead auditor may change the status of {audit}.")
+
+
 def can_record_results(user: Any, audit: Audit) -> bool:
     return audit.status == Audit.Status.IN_PROGRESS and is_audit_member(user, audit)
 

@@ -48,7 +48,29 @@ def build_audits_world(personas: dict[str, Any], risk: Any) -> dict[str, Any]:
         owner=personas["risk_owner"],
         due_date=date(2026, 4, 1),
     )
+    # a second nonconformity, raised directly, whose action was found ineffective (a verification)
+    direct = services.raise_nonconformity(
+        actor=officer,
+        statement="Route direct finding.",
+        severity="minor",
+        origin="monitoring",
+        clause=Clause.objects.filter(edition="2022", is_heading=False).last(),
+        raised_on=date(2026, 2, 1),
+    )
+    done = services.add_corrective_action(
+        actor=officer, nonconformity=direct, description="Route fix.", owner=officer, due_date=date(2026, 2, 10)
+    )
+    services.complete_action(actor=officer, action=done, completed_on=date(2026, 2, 9))
+    verification = services.verify_effectiveness(
+        actor=auditor,
+        nonconformity=direct,
+        method="Route method.",
+        result="ineffective",
+        reason="Route reason.",
+        verified_on=date(2026, 2, 12),
+    )
     return {
+        "verification": verification,
         "audit_programme": programme,
         "audit": audit,
         "checklist_item": item,
