@@ -7,6 +7,7 @@ class AuditsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from audits import panels
         from audits.views import REGISTER_READERS
         from ismsapp import navigation
         from ismsapp.navigation import NavItem
@@ -17,3 +18,4 @@ class AuditsConfig(AppConfig):
             NavItem("My actions", "audits:my_actions", None, section="audits:my_actions"),
         ):
             navigation.register(item, before="audit_trail")
+        panels.register_panels()
