@@ -208,3 +208,22 @@ def test_widening_the_scope_checks_the_team_again(make_audit, compliance_officer
         services.update_audit(actor=compliance_officer, audit=audit, controls=[*audit.controls.all(), owned])
     assert owned.ref in _field_error(excinfo, "controls")
     assert not audit.controls.filter(pk=owned.pk).exists()
+
+
+def test_scope_and_team_changes_reach_the_audit_trail(make_audit, compliance_officer, second_auditor, controls_2022):
+    audit = make_audit()
+    services.update_audit(actor=compliance_officer, audit=audit, controls=controls_2022[:1])
+    services.assign_auditors(
+        actor=compliance_officer, audit=audit, lead_auditor=audit.lead_auditor, team=[second_auditor]
+    )
+    entries = AuditEntry.objects.filter(object_type="audits.audit", object_pk=str(audit.pk), actor=compliance_officer)
+    changed = {field for entry in entries for field in (entry.changes or {})}
+    assert {"controls", "team"} <= changed, changed
+
+
+def test_duplicate_and_lead_entries_in_the_team_are_folded(make_audit, second_auditor, internal_auditor):
+    audit = make_audit(team=[second_auditor, second_auditor, internal_auditor])
+    assert list(audit.team.all()) == [second_auditor]
+    controls = list(audit.controls.all())
+    services.update_audit(actor=audit.programme.owner, audit=audit, controls=[*controls, *controls])
+    assert audit.controls.count() == len(controls)

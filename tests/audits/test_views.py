@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audits import services
-from audits.models import CorrectiveAction, Nonconformity
-from controls.models import Control
+from audits.models import Audit, CorrectiveAction, Nonconformity
+from controls.models import Control, SoAEntry
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -200,3 +200,51 @@ def test_navigation_shows_audit_entries_by_role(client_for):
     outsider = client_for("outsider").get(reverse("dashboard")).content.decode()
     assert f'href="{reverse("audits:programmes")}"' not in outsider
     assert reverse("audits:my_actions") in outsider
+
+
+def test_programme_and_audit_forms_show_refusals_on_their_fields(
+    client_for, programme, internal_auditor, controls_2022
+):
+    client = client_for("compliance_officer")
+    bad = client.post(
+        reverse("audits:programme_create"),
+        {
+            "title": "t" * 201,
+            "edition": "2022",
+            "period_start": "2026-01-01",
+            "period_end": "2025-01-01",
+            "objectives": "o\x07",
+            "owner": internal_auditor.pk,
+        },
+    )
+    assert bad.status_code == 400
+    assert set(bad.context["form"].errors) >= {"title"}
+    control_chars = client.post(
+        reverse("audits:programme_create"),
+        {
+            "title": "Cycle",
+            "edition": "2022",
+            "period_start": "2026-01-01",
+            "period_end": "2027-01-01",
+            "objectives": "o\x07",
+            "owner": internal_auditor.pk,
+        },
+    )
+    assert control_chars.status_code == 400
+    assert "control character" in " ".join(control_chars.context["form"].errors["objectives"])
+    SoAEntry.objects.filter(control=controls_2022[0]).update(owner=internal_auditor)
+    conflicted = client.post(
+        reverse("audits:audit_create", args=[programme.pk]),
+        {
+            "title": "Conflicted",
+            "audit_type": "internal",
+            "controls": [controls_2022[0].pk],
+            "criteria": "c",
+            "planned_start": "2026-05-04",
+            "planned_end": "2026-05-05",
+            "lead_auditor": internal_auditor.pk,
+        },
+    )
+    assert conflicted.status_code == 400
+    assert "they own this control" in " ".join(conflicted.context["form"].errors["lead_auditor"])
+    assert not Audit.objects.filter(title="Conflicted").exists()
