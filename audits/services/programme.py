@@ -274,6 +274,8 @@ def change_audit_status(*, actor: User, audit: Audit, status: str, on: date | No
         if status == Audit.Status.IN_PROGRESS and audit.status == Audit.Status.PLANNED:
             require_not_future("actual_start", on)
             audit.actual_start = on
+        elif status == Audit.Status.IN_PROGRESS:
+            audit.actual_end = None  # back from reporting: the fieldwork goes on
         if status == Audit.Status.REPORTING:
             require_not_future("actual_end", on)
             missing = [item.requirement_label for item in in_scope_items(audit) if not item.result]

@@ -114,6 +114,9 @@ def test_reporting_needs_every_item_of_the_scope_to_have_a_result(audit_in_progr
     with pytest.raises(ValidationError) as excinfo:
         services.change_audit_status(actor=internal_auditor, audit=audit, status="planned")
     assert "allowed next" in " ".join(excinfo.value.message_dict["status"])
+    back = services.change_audit_status(actor=internal_auditor, audit=audit, status="in_progress")
+    assert (back.actual_start, back.actual_end) == (date(2026, 3, 2), None)
+    audit = services.change_audit_status(actor=internal_auditor, audit=back, status="reporting", on=date(2026, 3, 6))
     audit = services.change_audit_status(actor=internal_auditor, audit=audit, status="closed")
     assert audit.status == Audit.Status.CLOSED
 
