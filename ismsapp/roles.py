@@ -56,6 +56,22 @@ READ_EVIDENCE = (
     "evidence.view_sessionrecording",
 )
 READ_AUDIT_TRAIL = ("ismsapp.export_auditentry", "ismsapp.view_auditentry", "ismsapp.view_auditverification")
+READ_AUDITS = (
+    "audits.view_auditprogramme",
+    "audits.view_audit",
+    "audits.view_checklistitem",
+    "audits.view_impartialityoverride",
+    "audits.view_nonconformity",
+    "audits.view_correctiveaction",
+    "audits.view_effectivenessverification",
+)
+FOLLOW_UP_NONCONFORMITIES = (  # raise (directly), complete the analysis, plan actions, close after verification
+    "audits.add_nonconformity",
+    "audits.change_nonconformity",
+    "audits.close_nonconformity",
+    "audits.add_correctiveaction",
+    "audits.change_correctiveaction",
+)
 
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.COMPLIANCE_OFFICER: (
@@ -67,6 +83,13 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *READ_EVIDENCE,
         "evidence.add_ingestionjob",
         *READ_AUDIT_TRAIL,
+        *READ_AUDITS,
+        "audits.add_auditprogramme",
+        "audits.change_auditprogramme",
+        "audits.add_audit",
+        "audits.change_audit",
+        "audits.override_impartiality",
+        *FOLLOW_UP_NONCONFORMITIES,
         "ismsapp.change_organisation",
         "ismsapp.view_organisation",
         "ismsapp.view_user",
@@ -82,6 +105,11 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *READ_SOA,
         *READ_RISKS,
         *READ_EVIDENCE,
+        *READ_AUDIT_TRAIL,  # checking the application's own trail is part of the auditor's job
+        *READ_AUDITS,
+        "audits.conduct_audit",  # on the audits they are assigned to (checked by the services)
+        *FOLLOW_UP_NONCONFORMITIES,
+        "audits.add_effectivenessverification",
         "ismsapp.view_organisation",
         "ismsapp.view_user",
     ),
@@ -92,6 +120,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *MANAGE_RISKS,
         "risks.approve_riskacceptance",
         *READ_EVIDENCE,
+        *READ_AUDITS,
         "evidence.add_evidencesource",
         "evidence.change_evidencesource",
         "evidence.add_ingestionjob",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("controls/", include("controls.urls")),
     path("risks/", include("risks.urls")),
     path("evidence/", include("evidence.urls")),
+    path("audits/", include("audits.urls")),
     path("api/", include("ismsapp.api.urls")),
 ]
 

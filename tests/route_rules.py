@@ -21,7 +21,7 @@ from typing import Any
 ALL = frozenset({"compliance_officer", "risk_owner", "internal_auditor", "external_auditor", "isms_admin", "outsider"})
 NOBODY: frozenset[str] = frozenset()
 ADMIN = frozenset({"isms_admin"})
-AUDIT_TRAIL = frozenset({"compliance_officer", "isms_admin"})
+AUDIT_TRAIL = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 USER_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 SOA_READERS = frozenset({"compliance_officer", "risk_owner", "internal_auditor", "isms_admin"})
 SOA_EDITORS = frozenset({"compliance_officer"})
@@ -35,6 +35,13 @@ APPROVERS = frozenset({"isms_admin"})
 EVIDENCE_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
 UPLOADERS = frozenset({"compliance_officer", "isms_admin"})
 TOKEN_OWNER_AND_ADMIN = frozenset({"outsider", "isms_admin"})  # the world's API token is the outsider's
+AUDIT_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin"})
+AUDIT_PLANNERS = frozenset({"compliance_officer"})
+AUDIT_MEMBERS = frozenset({"internal_auditor"})  # the lead auditor of the route audit
+AUDIT_MANAGERS = frozenset({"compliance_officer", "internal_auditor"})  # officers, and the audit's lead
+NC_FOLLOW_UP = frozenset({"compliance_officer", "internal_auditor"})
+NC_READERS = frozenset({"compliance_officer", "internal_auditor", "isms_admin", "risk_owner"})  # risk: treated
+ACTION_OWNER = frozenset({"risk_owner"})  # the route action's owner
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,33 @@ PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
 }
 NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+def _programme(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["audit_programme"].pk}
+
+
+def _audit_create(world: dict[str, Any]) -> dict[str, Any]:
+    return {"programme_pk": world["audit_programme"].pk}
+
+
+def _audit(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["audit"].pk}
+
+
+def _item(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["checklist_item"].pk}
+
+
+def _nonconformity(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["nonconformity"].pk}
+
+
+def _corrective_action(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["corrective_action"].pk}
+
+
+def _verification(world: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": world["verification"].pk}
+
 
 RULES: dict[str, Rule] = {
     # platform pages
@@ -240,6 +274,30 @@ RULES: dict[str, Rule] = {
     "evidence:sessions": Rule(EVIDENCE_READERS),
     "evidence:session": Rule(EVIDENCE_READERS, kwargs=_recording),
     "evidence:session_playback": Rule(EVIDENCE_READERS, kwargs=_recording),
+    # internal audits, nonconformities, corrective actions
+    "audits:programmes": Rule(AUDIT_READERS),
+    "audits:programme_create": Rule(AUDIT_PLANNERS),
+    "audits:programme": Rule(AUDIT_READERS, kwargs=_programme),
+    "audits:programme_edit": Rule(AUDIT_PLANNERS, kwargs=_programme),
+    "audits:audit_create": Rule(AUDIT_PLANNERS, kwargs=_audit_create),
+    "audits:audits": Rule(AUDIT_READERS),
+    "audits:audit": Rule(AUDIT_READERS, kwargs=_audit),
+    "audits:audit_edit": Rule(AUDIT_PLANNERS, kwargs=_audit),
+    "audits:assign_auditors": Rule(AUDIT_PLANNERS, kwargs=_audit),
+    "audits:audit_status": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:generate_checklist": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:item_row": Rule(AUDIT_READERS, kwargs=_item),
+    "audits:item_edit": Rule(AUDIT_MEMBERS, kwargs=_item),
+    "audits:item_raise": Rule(AUDIT_MEMBERS, kwargs=_item),
+    "audits:register": Rule(NC_READERS),
+    "audits:raise": Rule(NC_FOLLOW_UP),
+    "audits:nonconformity": Rule(NC_READERS, kwargs=_nonconformity),
+    "audits:nonconformity_analysis": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:action_create": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:verify": Rule(AUDIT_MEMBERS, method="POST", kwargs=_nonconformity),  # auditors (not implementers)
+    "audits:close": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:my_actions": Rule(ALL),  # every user may be given an action; the list is their own
+    "audits:action_update": Rule(ACTION_OWNER, method="POST", kwargs=_corrective_action),
     # API
     "api-root": Rule(ALL, anonymous="401"),
     "api-me": Rule(ALL, anonymous="401"),
@@ -299,6 +357,25 @@ RULES: dict[str, Rule] = {
     "event-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_event),
     "sessionrecording-list": Rule(EVIDENCE_READERS, anonymous="401"),
     "sessionrecording-detail": Rule(EVIDENCE_READERS, anonymous="401", kwargs=_recording),
+    "auditprogramme-list": Rule(AUDIT_READERS, anonymous="401"),
+    "auditprogramme-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_programme),
+    "audit-list": Rule(AUDIT_READERS, anonymous="401"),
+    "audit-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_audit),
+    "audit-status": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-assign-auditors": Rule(AUDIT_PLANNERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-generate-checklist": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "checklistitem-list": Rule(ALL, anonymous="401"),  # narrowed to the audits each user may see
+    "checklistitem-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_item),
+    "nonconformity-list": Rule(ALL, anonymous="401"),
+    "nonconformity-detail": Rule(NC_READERS, anonymous="401", kwargs=_nonconformity),
+    "nonconformity-verify": Rule(AUDIT_MEMBERS, anonymous="401", method="POST", kwargs=_nonconformity),
+    "nonconformity-close": Rule(NC_FOLLOW_UP, anonymous="401", method="POST", kwargs=_nonconformity),
+    "correctiveaction-list": Rule(ALL, anonymous="401"),
+    "correctiveaction-detail": Rule(NC_READERS, anonymous="401", kwargs=_corrective_action),
+    "correctiveaction-progress": Rule(ACTION_OWNER, anonymous="401", method="POST", kwargs=_corrective_action),
+    "correctiveaction-complete": Rule(ACTION_OWNER, anonymous="401", method="POST", kwargs=_corrective_action),
+    "effectivenessverification-list": Rule(ALL, anonymous="401"),
+    "effectivenessverification-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_verification),
     # HTTP push authenticates with the source's token only: a user's session or token is not enough
     "evidence-ingest": Rule(NOBODY, anonymous="401", method="POST", kwargs=_ingest),
 }

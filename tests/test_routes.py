@@ -137,6 +137,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
     from ismsapp.models import AuditEntry
     from ismsapp.reports import request_report
     from ismsapp.tokens import create_token
+    from tests.audits.world import build_audits_world
     from tests.conftest import make_persona
 
     with django_db_blocker.unblock(), transaction.atomic():
@@ -144,7 +145,9 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
         officer = personas["compliance_officer"]
         risk_world = build_risk_world(personas)
         evidence_world = build_evidence_world(personas)
+        audits_world = build_audits_world(personas, risk_world["risk"])
         yield {
+            **audits_world,
             **risk_world,
             **evidence_world,
             "personas": personas,

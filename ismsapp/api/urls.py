@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from audits.api.urls import register as register_audits
 from controls.api.urls import register as register_controls
 from evidence.api.urls import register as register_evidence
 from evidence.api.urls import urlpatterns as evidence_urls
@@ -19,6 +20,7 @@ router.register("tokens", ApiTokenViewSet, basename="apitoken")
 register_controls(router)
 register_risks(router)
 register_evidence(router)
+register_audits(router)
 
 urlpatterns = [
     path("", include(router.urls)),

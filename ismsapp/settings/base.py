@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "controls",
     "risks",
     "evidence",
+    "audits",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,11 @@ SPECTACULAR_SETTINGS = {
         "EditionEnum": "controls.models.catalogue.Edition",
         "ImplementationStatusEnum": "controls.models.soa.ImplementationStatus",
         "InclusionReasonEnum": "controls.models.soa.InclusionReason",
+        "AuditStatusEnum": "audits.models.programme.Audit.Status",
+        "ChecklistResultEnum": "audits.models.programme.ChecklistItem.Result",
+        "NonconformityStatusEnum": "audits.models.findings.Nonconformity.Status",
+        "CorrectiveActionStatusEnum": "audits.models.findings.CorrectiveAction.Status",
+        "VerificationResultEnum": "audits.models.findings.EffectivenessVerification.Result",
     },
 }
 

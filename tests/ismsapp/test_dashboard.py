@@ -19,7 +19,7 @@ def test_admin_sees_people_and_audit_figures(client_for, client) -> None:
     client.post(reverse("login"), {"username": "risk_owner", "password": "nope"})
     response = client_for("isms_admin").get(reverse("dashboard"))
     panels = {panel["key"]: panel for panel in response.context["panels"]}
-    assert set(panels) == {"you", "soa", "risks", "evidence", "people", "audit_trail"}
+    assert set(panels) == {"you", "soa", "risks", "audits", "evidence", "people", "audit_trail"}
     assert dict(panels["people"]["roles"])["Risk owner"] == 1
     assert panels["people"]["active"] == 6
     assert panels["people"]["without_role"] == 1
@@ -29,7 +29,7 @@ def test_admin_sees_people_and_audit_figures(client_for, client) -> None:
 
 def test_risk_owner_sees_only_their_panels(client_for) -> None:
     response = client_for("risk_owner").get(reverse("dashboard"))
-    assert [panel["key"] for panel in response.context["panels"]] == ["you", "soa", "risks"]
+    assert [panel["key"] for panel in response.context["panels"]] == ["you", "soa", "risks", "audits"]
     assert b"Risk owner" in response.content
     assert b"Audit trail" not in response.content
 

@@ -16,6 +16,7 @@ class Command(BaseCommand):
     help = "Create a demo organisation with one user per role (idempotent) and print their credentials."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from audits.demo import load_demo_audits
         from controls.demo import load_demo_soa
         from evidence.demo import load_demo_evidence
         from risks.demo import accept_demo_risks, load_demo_risks
@@ -27,7 +28,8 @@ class Command(BaseCommand):
             owner_password = next(c.password for c in credentials if c.username == "riskowner")
             acceptances = accept_demo_risks(owner_password)
             evidence = load_demo_evidence(User.objects.get(username="admin"))
-        self.stdout.write(f"{soa}; {risks}; {acceptances}; {evidence}")
+            audits = load_demo_audits()
+        self.stdout.write(f"{soa}; {risks}; {acceptances}; {evidence}; {audits}")
         self.stdout.write(self.style.SUCCESS("Demo users (passwords kept in var/demo-credentials.json):"))
         for credential in credentials:
             self.stdout.write(

@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+
+
+class AuditsConfig(AppConfig):
+    name = "audits"
+    verbose_name = "Internal audits, nonconformities and corrective actions"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audits import panels
+        from audits.views import REGISTER_READERS
+        from ismsapp import navigation
+        from ismsapp.navigation import NavItem
+
+        for item in (
+            NavItem("Audits", "audits:programmes", "audits.view_auditprogramme", section="audits:programme"),
+            NavItem("Nonconformities", "audits:register", REGISTER_READERS, section="audits:register"),
+            NavItem("My actions", "audits:my_actions", None, section="audits:my_actions"),
+        ):
+            navigation.register(item, before="audit_trail")
+        panels.register_panels()

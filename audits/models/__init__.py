@@ -1,0 +1,14 @@
+"""Internal audit programme (clause 9.2), nonconformities and corrective actions (clause 10.2)."""
+
+from audits.models.findings import CorrectiveAction, EffectivenessVerification, Nonconformity
+from audits.models.programme import Audit, AuditProgramme, ChecklistItem, ImpartialityOverride
+
+__all__ = [
+    "Audit",
+    "AuditProgramme",
+    "ChecklistItem",
+    "CorrectiveAction",
+    "EffectivenessVerification",
+    "ImpartialityOverride",
+    "Nonconformity",
+]

@@ -1,0 +1,580 @@
+"""Pages of the audit programme, audits and their checklists (htmx in-place editing, as the SoA
+rows), the nonconformity register, nonconformity pages and "My actions". Every change goes
+through ``audits.services``; every read starts from ``for_user``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from audits import forms, services
+from audits.coverage import programme_coverage
+from audits.models import Audit, AuditProgramme, ChecklistItem, CorrectiveAction, Nonconformity
+from audits.services import rules
+from audits.services.programme import in_scope_items
+from controls.services import EditConflict
+from ismsapp.permissions import allowed
+
+REGISTER_READERS = ("audits.view_nonconformity", "risks.own_risk")
+
+
+def form_errors(form: Any, error: ValidationError) -> None:
+    """The service's refusal shown on the field it names (or above the form)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def call_service(form: Any, function: Any, **kwargs: Any) -> Any:
+    """Run a service; a ValidationError lands on the form and ``None`` is returned."""
+    try:
+        return function(**kwargs)
+    except ValidationError as exc:
+        form_errors(form, exc)
+        return None
+
+
+# --- programmes -----------------------------------------------------------------------------------
+
+
+class ProgrammeListView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_auditprogramme"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        programmes = AuditProgramme.objects.for_user(request.user).select_related("owner").annotate(n=Count("audits"))
+        return render(
+            request,
+            "audits/programmes.html",
+            {"programmes": programmes, "can_add": request.user.has_perm("audits.add_auditprogramme")},
+        )
+
+
+class ProgrammeEditView(View):
+    def programme(self, request: HttpRequest, pk: int | None) -> AuditProgramme | None:
+        verb = "change" if pk else "add"
+        if not request.user.has_perm(f"audits.{verb}_auditprogramme"):
+            raise PermissionDenied("Your role does not plan audit programmes.")
+        return get_object_or_404(AuditProgramme.objects.for_user(request.user, "change"), pk=pk) if pk else None
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        programme = self.programme(request, pk)
+        form = forms.ProgrammeForm(
+            initial=forms.ProgrammeForm.initial_from(programme) if programme else {"owner": request.user}
+        )
+        return render(request, "audits/programme_form.html", {"programme": programme, "form": form})
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        programme = self.programme(request, pk)
+        form = forms.ProgrammeForm(request.POST)
+        if form.is_valid():
+            saved = call_service(
+                form, services.programme.save_programme, actor=request.user, programme=programme, **form.cleaned_data
+            )
+            if saved is not None:
+                messages.success(request, f"Programme “{saved}” saved.")
+                return HttpResponseRedirect(reverse("audits:programme", args=[saved.pk]))
+        return render(request, "audits/programme_form.html", {"programme": programme, "form": form}, status=400)
+
+
+class ProgrammeDetailView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_auditprogramme"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        programme = get_object_or_404(AuditProgramme.objects.for_user(request.user).select_related("owner"), pk=pk)
+        audits = (
+            Audit.objects.for_user(request.user)
+            .filter(programme=programme)
+            .select_related("lead_auditor")
+            .annotate(n_controls=Count("controls", distinct=True), n_clauses=Count("clauses", distinct=True))
+        )
+        coverage = programme_coverage(programme)
+        show = request.GET.get("show", "")
+        rows = coverage.controls + coverage.clauses
+        if show in ("audited", "planned", "never"):
+            rows = [row for row in rows if row.state == show]
+        elif show == "gaps":
+            rows = coverage.yearly_gaps
+        return render(
+            request,
+            "audits/programme.html",
+            {
+                "programme": programme,
+                "audits": audits,
+                "coverage": coverage,
+                "rows": rows,
+                "show": show,
+                "can_change": request.user.has_perm("audits.change_auditprogramme"),
+                "can_add_audit": request.user.has_perm("audits.add_audit"),
+            },
+        )
+
+
+# --- audits ---------------------------------------------------------------------------------------
+
+
+class AuditListView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_audit"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        audits = (
+            Audit.objects.for_user(request.user)
+            .select_related("programme", "lead_auditor")
+            .annotate(open_ncs=Count("nonconformities", filter=~Q(nonconformities__status="closed")))
+            .order_by("-planned_start", "pk")
+        )
+        status = request.GET.get("status", "")
+        if status in Audit.Status.values:
+            audits = audits.filter(status=status)
+        mine = request.GET.get("mine") == "1"
+        if mine:
+            audits = audits.filter(pk__in=Audit.objects.assigned_to(request.user).values("pk"))
+        return render(
+            request,
+            "audits/audits.html",
+            {"audits": audits, "statuses": Audit.Status.choices, "status": status, "mine": mine},
+        )
+
+
+class AuditEditView(View):
+    """Plan an audit of a programme (``programme_pk``) or change an audit's plan and scope (``pk``)."""
+
+    def objects(
+        self, request: HttpRequest, programme_pk: int | None, pk: int | None
+    ) -> tuple[AuditProgramme, Audit | None]:
+        verb = "change" if pk else "add"
+        if not request.user.has_perm(f"audits.{verb}_audit"):
+            raise PermissionDenied("Your role does not plan audits.")
+        if pk:
+            audit = get_object_or_404(Audit.objects.for_user(request.user, "change").select_related("programme"), pk=pk)
+            return audit.programme, audit
+        return get_object_or_404(AuditProgramme.objects.for_user(request.user), pk=programme_pk), None
+
+    def form(self, programme: AuditProgramme, audit: Audit | None, data: Any = None) -> forms.AuditForm:
+        initial = forms.AuditForm.initial_from(audit) if audit else {}
+        return forms.AuditForm(data, initial=initial, edition=programme.edition, with_auditors=audit is None)
+
+    def render(
+        self, request: HttpRequest, programme: AuditProgramme, audit: Audit | None, form: Any, status: int = 200
+    ) -> HttpResponse:
+        return render(
+            request, "audits/audit_form.html", {"programme": programme, "audit": audit, "form": form}, status=status
+        )
+
+    def get(self, request: HttpRequest, programme_pk: int | None = None, pk: int | None = None) -> HttpResponse:
+        programme, audit = self.objects(request, programme_pk, pk)
+        return self.render(request, programme, audit, self.form(programme, audit))
+
+    def post(self, request: HttpRequest, programme_pk: int | None = None, pk: int | None = None) -> HttpResponse:
+        programme, audit = self.objects(request, programme_pk, pk)
+        form = self.form(programme, audit, request.POST)
+        if form.is_valid():
+            if audit is None:
+                saved = call_service(
+                    form, services.create_audit, actor=request.user, programme=programme, **form.cleaned_data
+                )
+            else:
+                saved = call_service(form, services.update_audit, actor=request.user, audit=audit, **form.cleaned_data)
+            if saved is not None:
+                messages.success(request, f"Audit “{saved}” saved.")
+                return HttpResponseRedirect(reverse("audits:audit", args=[saved.pk]))
+        return self.render(request, programme, audit, form, status=400)
+
+
+class AssignAuditorsView(View):
+    def audit(self, request: HttpRequest, pk: int) -> Audit:
+        if not request.user.has_perm("audits.change_audit"):
+            raise PermissionDenied("Only compliance officers assign auditors.")
+        return get_object_or_404(Audit.objects.for_user(request.user, "change"), pk=pk)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = self.audit(request, pk)
+        form = forms.AssignAuditorsForm(initial={"lead_auditor": audit.lead_auditor, "team": list(audit.team.all())})
+        return render(request, "audits/assign.html", {"audit": audit, "form": form})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = self.audit(request, pk)
+        form = forms.AssignAuditorsForm(request.POST)
+        if form.is_valid() and call_service(
+            form, services.assign_auditors, actor=request.user, audit=audit, **form.cleaned_data
+        ):
+            messages.success(request, "Auditors assigned.")
+            return HttpResponseRedirect(reverse("audits:audit", args=[audit.pk]))
+        return render(request, "audits/assign.html", {"audit": audit, "form": form}, status=400)
+
+
+class AuditDetailView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_audit"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(
+            Audit.objects.for_user(request.user).select_related("programme", "lead_auditor"), pk=pk
+        )
+        items = in_scope_items(audit)
+        findings = (
+            Nonconformity.objects.for_user(request.user)
+            .filter(audit=audit)
+            .select_related("control", "clause")
+            .order_by("pk")
+        )
+        can_record = rules.can_record_results(request.user, audit)
+        by_result: dict[str, int] = {}
+        for item in items:
+            label = item.get_result_display() if item.result else "not recorded"
+            by_result[label] = by_result.get(label, 0) + 1
+        return render(
+            request,
+            "audits/audit.html",
+            {
+                "audit": audit,
+                "team": list(audit.team.all()),
+                "controls": list(audit.controls.order_by("position")),
+                "clauses": list(audit.clauses.order_by("position")),
+                "overrides": audit.impartiality_overrides.select_related("auditor", "granted_by", "control", "clause"),
+                "items": [item_row(item) for item in items],
+                "by_result": by_result,
+                "findings": findings,
+                "can_record": can_record,
+                "can_manage": rules.can_manage_audit(request.user, audit),
+                "can_change": request.user.has_perm("audits.change_audit") and audit.status != Audit.Status.CLOSED,
+                "can_generate": audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS)
+                and (rules.can_manage_audit(request.user, audit) or rules.is_audit_member(request.user, audit)),
+                "next_statuses": [
+                    (status, Audit.Status(status).label) for status in services.programme.TRANSITIONS[audit.status]
+                ],
+            },
+        )
+
+
+class AuditStatusView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_audit"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        try:
+            audit = services.change_audit_status(actor=request.user, audit=audit, status=request.POST.get("status", ""))
+            messages.success(request, f"The audit is now {audit.get_status_display().lower()}.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(reverse("audits:audit", args=[audit.pk]))
+
+
+class GenerateChecklistView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_audit"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        try:
+            added = services.generate_checklist(actor=request.user, audit=audit)
+            messages.success(request, f"{added} checklist item(s) added from the scope.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(reverse("audits:audit", args=[audit.pk]) + "#checklist")
+
+
+# --- checklist rows (htmx) ------------------------------------------------------------------------
+
+
+def item_row(item: ChecklistItem) -> dict[str, Any]:
+    """What a checklist row shows (plain values for the Jinja2 row template)."""
+    return {
+        "pk": item.pk,
+        "ref": item.requirement.ref,
+        "title": item.requirement.title,
+        "kind": "control" if item.control_id else "clause",
+        "question": item.question,
+        "result": item.result,
+        "result_label": item.get_result_display() if item.result else "Not recorded",
+        "is_nonconformity": item.is_nonconformity,
+        "notes": item.notes,
+        "sample_description": item.sample_description,
+        "sample_size": item.sample_size,
+        "row_version": item.row_version,
+        "updated_by": item.updated_by.get_username() if item.updated_by_id else "",
+        "row_url": reverse("audits:item_row", args=[item.pk]),
+        "edit_url": reverse("audits:item_edit", args=[item.pk]),
+        "raise_url": reverse("audits:item_raise", args=[item.pk]),
+    }
+
+
+def _item(request: HttpRequest, pk: int) -> ChecklistItem:
+    return get_object_or_404(
+        ChecklistItem.objects.for_user(request.user).select_related("audit", "control", "clause", "updated_by"), pk=pk
+    )
+
+
+class ChecklistItemRowView(PermissionRequiredMixin, View):
+    """One checklist row in view mode (the "Cancel" of an inline edit)."""
+
+    permission_required = "audits.view_checklistitem"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = _item(request, pk)
+        can_record = rules.can_record_results(request.user, item.audit)
+        return render(request, "audits/checklist_row.jinja", {"row": item_row(item), "can_record": can_record})
+
+
+class ChecklistItemEditView(PermissionRequiredMixin, View):
+    """In-place edit of one checklist item: 400 with field errors, 409 when someone saved it since."""
+
+    permission_required = "audits.view_checklistitem"
+
+    def item(self, request: HttpRequest, pk: int) -> ChecklistItem:
+        item = _item(request, pk)
+        rules.require_audit_member(request.user, item.audit, "record checklist results")
+        return item
+
+    def render_form(
+        self, request: HttpRequest, item: ChecklistItem, form: Any, status: int = 200, conflict: str = ""
+    ) -> HttpResponse:
+        context = {"row": item_row(item), "form": form, "conflict": conflict, "audit": item.audit}
+        template = "audits/_checklist_row_form.html" if request.htmx else "audits/checklist_edit_page.html"
+        return render(request, template, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = self.item(request, pk)
+        return self.render_form(
+            request, item, forms.ChecklistResultForm(initial=forms.ChecklistResultForm.initial_from(item))
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = self.item(request, pk)
+        form = forms.ChecklistResultForm(request.POST)
+        if not form.is_valid():
+            return self.render_form(request, item, form, status=400)
+        data = dict(form.cleaned_data)
+        expected = data.pop("row_version")
+        try:
+            saved = services.record_checklist_result(actor=request.user, item=item, expected_version=expected, **data)
+        except EditConflict as conflict:
+            current = forms.ChecklistResultForm(initial=forms.ChecklistResultForm.initial_from(conflict.current))
+            return self.render_form(request, conflict.current, current, status=409, conflict=str(conflict))
+        except ValidationError as exc:
+            form_errors(form, exc)
+            return self.render_form(request, item, form, status=400)
+        if request.htmx:
+            return render(request, "audits/checklist_row.jinja", {"row": item_row(saved), "can_record": True})
+        messages.success(request, f"{saved.requirement.ref} saved.")
+        return HttpResponseRedirect(reverse("audits:audit", args=[saved.audit_id]) + f"#item-{saved.pk}")
+
+
+class RaiseFromItemView(PermissionRequiredMixin, View):
+    permission_required = "audits.view_checklistitem"
+
+    def item(self, request: HttpRequest, pk: int) -> ChecklistItem:
+        item = _item(request, pk)
+        rules.require_audit_member(request.user, item.audit, "raise nonconformities from its checklist")
+        return item
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = self.item(request, pk)
+        form = forms.FindingForm(initial={"evidence": item.notes})
+        return render(request, "audits/raise.html", {"item": item, "form": form})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        item = self.item(request, pk)
+        form = forms.FindingForm(request.POST)
+        if form.is_valid():
+            nc = call_service(
+                form, services.raise_nonconformity, actor=request.user, checklist_item=item, **form.cleaned_data
+            )
+            if nc is not None:
+                messages.success(request, f"{nc.reference} raised.")
+                return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
+        return render(request, "audits/raise.html", {"item": item, "form": form}, status=400)
+
+
+# --- nonconformities ------------------------------------------------------------------------------
+
+
+class RegisterView(View):
+    """The nonconformity register: everything for the audit roles, the risk owner's own (those on
+    controls treating their risks)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not allowed(request.user, REGISTER_READERS):
+            raise PermissionDenied("Your role has no access to the nonconformity register.")
+        today = timezone.localdate()
+        form = forms.RegisterFilterForm(request.GET or None)
+        open_actions = CorrectiveAction.objects.filter(status__in=CorrectiveAction.OPEN_STATUSES).select_related(
+            "owner"
+        )
+        nonconformities = form.apply(
+            Nonconformity.objects.for_user(request.user)
+            .select_related("control", "clause", "audit", "raised_by")
+            .prefetch_related(Prefetch("corrective_actions", queryset=open_actions, to_attr="open_actions")),
+            today,
+        ).order_by("-raised_on", "-pk")[:500]
+        return render(
+            request,
+            "audits/register.html",
+            {
+                "form": form,
+                "nonconformities": nonconformities,
+                "today": today,
+                "can_raise": request.user.has_perm("audits.add_nonconformity"),
+            },
+        )
+
+
+class RaiseDirectView(PermissionRequiredMixin, View):
+    permission_required = "audits.add_nonconformity"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, "audits/raise.html", {"item": None, "form": forms.DirectNonconformityForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = forms.DirectNonconformityForm(request.POST)
+        if form.is_valid():
+            nc = call_service(form, services.raise_nonconformity, actor=request.user, **form.cleaned_data)
+            if nc is not None:
+                messages.success(request, f"{nc.reference} raised.")
+                return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
+        return render(request, "audits/raise.html", {"item": None, "form": form}, status=400)
+
+
+def _nonconformity(request: HttpRequest, pk: int) -> Nonconformity:
+    return get_object_or_404(
+        Nonconformity.objects.for_user(request.user).select_related(
+            "control", "clause", "audit", "checklist_item", "raised_by", "closed_by"
+        ),
+        pk=pk,
+    )
+
+
+class NonconformityView(View):
+    """The nonconformity with its analysis, actions and verifications; the forms of the next step
+    are offered only to who may take it (the services decide again on submit)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.page(request, _nonconformity(request, pk))
+
+    def page(self, request: HttpRequest, nc: Nonconformity, status: int = 200, **forms_: Any) -> HttpResponse:
+        user = request.user
+        actions = list(nc.corrective_actions.select_related("owner"))
+        can_change = user.has_perm("audits.change_nonconformity") and nc.status != Nonconformity.Status.CLOSED
+        context = {
+            "nc": nc,
+            "actions": actions,
+            "today": timezone.localdate(),
+            "verifications": nc.verifications.select_related("verifier"),
+            "can_change": can_change,
+            "can_add_action": user.has_perm("audits.add_correctiveaction")
+            and nc.status in (Nonconformity.Status.OPEN, Nonconformity.Status.AWAITING_VERIFICATION),
+            "can_verify": rules.can_verify(user, nc),
+            "can_close": rules.can_close(user, nc),
+            "analysis_form": forms_.get("analysis_form")
+            or forms.AnalysisForm(initial={name: getattr(nc, name) for name in forms.AnalysisForm.base_fields}),
+            "action_form": forms_.get("action_form") or forms.CorrectiveActionForm(),
+            "verification_form": forms_.get("verification_form") or forms.VerificationForm(),
+        }
+        return render(request, "audits/nonconformity.html", context, status=status)
+
+
+class NonconformityStepView(NonconformityView):
+    """POST one step of the nonconformity's life: ``analysis``, ``action``, ``verify``, ``close``."""
+
+    http_method_names = ["post"]
+    step = ""
+    STEP_PERMISSIONS = {
+        "analysis": ("audits.change_nonconformity", "record the analysis of nonconformities"),
+        "action": ("audits.add_correctiveaction", "plan corrective actions"),
+        "verify": ("audits.add_effectivenessverification", "verify corrective actions"),
+        "close": ("audits.close_nonconformity", "close nonconformities"),
+    }
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        nc = _nonconformity(request, pk)
+        user = request.user
+        rules.require(user, *self.STEP_PERMISSIONS[self.step])
+        if self.step == "analysis":
+            form = forms.AnalysisForm(request.POST)
+            if form.is_valid() and call_service(
+                form, services.update_nonconformity, actor=user, nonconformity=nc, **form.cleaned_data
+            ):
+                return self.done(request, nc, "Analysis saved.")
+            return self.page(request, nc, status=400, analysis_form=form)
+        if self.step == "action":
+            form = forms.CorrectiveActionForm(request.POST)
+            if form.is_valid() and call_service(
+                form, services.add_corrective_action, actor=user, nonconformity=nc, **form.cleaned_data
+            ):
+                return self.done(request, nc, "Corrective action added.")
+            return self.page(request, nc, status=400, action_form=form)
+        if self.step == "verify":
+            form = forms.VerificationForm(request.POST)
+            if form.is_valid() and call_service(
+                form, services.verify_effectiveness, actor=user, nonconformity=nc, **form.cleaned_data
+            ):
+                return self.done(request, nc, "Verification recorded.")
+            return self.page(request, nc, status=400, verification_form=form)
+        try:
+            services.close_nonconformity(actor=user, nonconformity=nc)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
+        return self.done(request, nc, f"{nc.reference} closed.")
+
+    def done(self, request: HttpRequest, nc: Nonconformity, message: str) -> HttpResponse:
+        messages.success(request, message)
+        return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
+
+
+# --- my actions -----------------------------------------------------------------------------------
+
+
+class MyActionsView(View):
+    """Every user given a corrective action updates it here (whatever their role)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        actions = (
+            CorrectiveAction.objects.owned_by(request.user)
+            .select_related("nonconformity", "nonconformity__control", "nonconformity__clause")
+            .order_by("status", "due_date", "pk")
+        )
+        return render(
+            request,
+            "audits/my_actions.html",
+            {"actions": actions, "today": timezone.localdate(), "form": forms.ActionProgressForm()},
+        )
+
+
+class ActionUpdateView(View):
+    """The owner reports progress on, or completes, their action."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        action = get_object_or_404(CorrectiveAction.objects.for_user(request.user).select_related("owner"), pk=pk)
+        form = forms.ActionProgressForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+            return HttpResponseRedirect(reverse("audits:my_actions"))
+        data = form.cleaned_data
+        try:
+            if data["complete"]:
+                services.complete_action(
+                    actor=request.user,
+                    action=action,
+                    completed_on=data["completed_on"],
+                    progress_note=data["progress_note"],
+                )
+                messages.success(request, "Action completed; an auditor will verify its effectiveness.")
+            else:
+                services.report_action_progress(actor=request.user, action=action, progress_note=data["progress_note"])
+                messages.success(request, "Progress saved.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(reverse("audits:my_actions"))
