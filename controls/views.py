@@ -17,8 +17,8 @@ from controls import services
 from controls.forms import ClauseEntryForm, PublishForm, SoAEntryForm, SoAFilterForm, TransitionForm
 from controls.models import Clause, ClauseEntry, Control, ControlMapping, Edition, SoAEntry, SoAVersion
 from controls.reports import export_basename, published_version, soa_csv, soa_view_for, soa_xlsx
+from controls.services import transition_2013_to_2022
 from controls.soa import SoAView, clause_rows, diff_views, soa_rows
-from controls.transition import transition_2013_to_2022
 from ismsapp.downloads import attachment
 from ismsapp.reports import request_report
 

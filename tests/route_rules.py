@@ -171,6 +171,8 @@ PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
 }
 NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+
+
 def _programme(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["audit_programme"].pk}
 

@@ -149,7 +149,7 @@ def test_editing_a_published_version_is_refused_naming_the_version_field(
 
 
 def test_confirm_review_through_the_api(catalogue, compliance_officer, isms_admin, risk_owner) -> None:
-    from controls.transition import transition_2013_to_2022
+    from controls.services import transition_2013_to_2022
 
     transition_2013_to_2022(actor=compliance_officer)
     target = SoAEntry.objects.get(control__edition="2022", control__ref="5.7")  # new in 2022

@@ -99,7 +99,7 @@ def _soa_figures_from_database(edition: str) -> dict:
 def test_soa_panel_figures_match_the_database(catalogue, client_for, compliance_officer, risk_owner) -> None:
     from controls import services as soa
     from controls.models import SoAEntry
-    from controls.transition import transition_2013_to_2022
+    from controls.services import transition_2013_to_2022
     from tests.controls.edits import edit_entry, soa_entry
 
     def edit(edition: str, ref: str, **changes) -> None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from controls import reports  # the module: controls.reports itself reads the services
 from controls.models import ControlMapping, ImplementationStatus, SoAEntry
-from controls.reports import soa_view_for
 from controls.soa import SoARow
 from ismsapp.audit import acting_as
 from ismsapp.models import User
@@ -64,7 +64,7 @@ def _combine(target: SoAEntry, sources: list[SoARow]) -> None:
 
 def _sources_2013(version: int | None) -> dict[int, list[SoARow]]:
     """The 2013 rows (draft or published ``version``) that feed each 2022 control, by its id."""
-    rows = {row.ref: row for row in soa_view_for("2013", version, with_attributes=False).rows}
+    rows = {row.ref: row for row in reports.soa_view_for("2013", version, with_attributes=False).rows}
     users = dict(
         User.objects.filter(username__in={r.owner for r in rows.values() if r.owner}).values_list("username", "pk")
     )
