@@ -127,6 +127,17 @@ def outsider(personas: dict) -> object:
     return personas["outsider"]
 
 
+def confirm_identity(client: Client, password: str = PASSWORD, otp_code: str = "") -> Client:
+    """ "Confirm it's you" through the real page, so the client may take sensitive steps
+    (publishing the SoA, role and MFA changes, token rotation) for the next few minutes."""
+    from django.urls import reverse
+
+    data = {"password": password, **({"otp_code": otp_code} if otp_code else {})}
+    response = client.post(reverse("confirm_identity"), data)
+    assert response.status_code == 302, f"confirm it's you failed ({response.status_code})"
+    return client
+
+
 @pytest.fixture
 def client_for(personas: dict) -> Callable[[str | None], Client]:
     """``client_for("isms_admin")``: a logged-in test client; ``client_for(None)``: anonymous."""

@@ -132,6 +132,12 @@ RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
     "login": Rule(ALL, anonymous="public"),
+    "login_verify": Rule(ALL, anonymous="public"),  # the code after the password; nothing pending: a link back
+    "confirm_identity": Rule(ALL),
+    "mfa": Rule(ALL),
+    "mfa_totp_enrol": Rule(ALL),  # everyone may add a second factor (after confirming it's them)
+    "mfa_totp_remove": Rule(ALL, method="POST", kwargs=_outsider_pk),  # only their own: see tests/ismsapp/test_mfa.py
+    "mfa_recovery_codes": Rule(ALL, method="POST"),
     "logout": Rule(ALL, method="POST", ends_session=True),
     "health": Rule(ALL, anonymous="public"),
     "audit_trail": Rule(AUDIT_TRAIL),
@@ -140,6 +146,9 @@ RULES: dict[str, Rule] = {
     "user_create": Rule(ADMIN),
     "user_update": Rule(ADMIN, kwargs=_outsider_pk),
     "user_unlock": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
+    "user_mfa_reset": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
+    "role_grant_approve": Rule(ADMIN, method="POST", kwargs=_outsider_pk),  # the second admin: see test_roles.py
+    "role_grant_reject": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
     "report_status": Rule(REQUESTER, kwargs=_report),
     "report_download": Rule(REQUESTER, kwargs=_report),
     # controls and SoA

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "auditlog",
     "csp",
     "django_htmx",
@@ -64,7 +67,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
+    "ismsapp.middleware.MFAEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -148,6 +153,17 @@ AXES_CLIENT_IP_CALLABLE = "ismsapp.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
+# "Confirm it's you": how long a confirmation of the password (and second factor) lets a session
+# take sensitive steps (publishing the SoA, role and MFA changes, push-token rotation, ...).
+ISMS_REAUTH_MINUTES = env_int("ISMS_REAUTH_MINUTES", 5)
+# Roles whose members must have a second factor (comma-separated role values); users with an
+# ``mfa_exemption`` (the demo users) are let through. Everybody else may enrol one.
+ISMS_MFA_REQUIRED_ROLES = env_list("ISMS_MFA_REQUIRED_ROLES", "isms_admin,compliance_officer,external_auditor")
+# How long the second step of the login (the code) may wait after the password.
+ISMS_MFA_LOGIN_MINUTES = env_int("ISMS_MFA_LOGIN_MINUTES", 5)
+OTP_TOTP_ISSUER = env_str("ISMS_OTP_ISSUER", "ISMS")
+OTP_STATIC_THROTTLE_FACTOR = 1
+
 GUARDIAN_RAISE_403 = True
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors hold no permissions
 
@@ -162,6 +178,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
     "axes",
     "auth.permission",
+    # second factors hold secrets: their changes are recorded as MFA events, never field by field
+    "otp_totp",
+    "otp_static",
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
