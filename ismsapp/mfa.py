@@ -188,7 +188,9 @@ def reset_factors(*, actor: Any, user: Any, request: Any = None) -> int:
         raise ValidationError("Only an ISMS admin can reset another user's second factors.")
     if actor.pk == user.pk:
         raise ValidationError("Remove your own factors on your security page, not by a reset.")
-    removed = TOTPDevice.objects.filter(user=user).delete()[0] + StaticDevice.objects.filter(user=user).delete()[0]
+    removed = TOTPDevice.objects.filter(user=user).count() + StaticDevice.objects.filter(user=user).count()
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
     record_event(
         _action(), request=request, actor=actor, obj=user, detail={"event": "second factors reset", "devices": removed}
     )

@@ -138,6 +138,18 @@ def confirm_identity(client: Client, password: str = PASSWORD, otp_code: str = "
     return client
 
 
+def totp_code(device: Any, steps_ahead: int = 0) -> str:
+    """The code an authenticator app shows for ``device`` now (or ``steps_ahead`` periods later:
+    django-otp refuses a code it has already accepted, as a real app's next code is new)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
 @pytest.fixture
 def client_for(personas: dict) -> Callable[[str | None], Client]:
     """``client_for("isms_admin")``: a logged-in test client; ``client_for(None)``: anonymous."""
