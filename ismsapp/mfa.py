@@ -1,4 +1,5 @@
-"""Multi-factor authentication (django-otp): TOTP authenticator apps and one-time recovery codes.
+"""Multi-factor authentication (django-otp): TOTP authenticator apps, one-time recovery codes and
+passkeys (django-otp-webauthn, see ``ismsapp.passkeys``) beside an app.
 
 Every change of a user's factors is a service here, in one transaction, with its audit entry
 (the device tables themselves are kept out of django-auditlog: they hold secrets).
@@ -19,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from ismsapp.audit import acting_as, record_event
 from ismsapp.roles import roles_of
@@ -176,9 +178,18 @@ def remove_totp_device(*, actor: Any, device_id: int, request: Any = None) -> No
     if device is None:
         raise ValidationError("This authenticator app is not yours or no longer exists.")
     device.delete()
-    if not has_factor(actor):
+    if not has_factor(actor):  # recovery codes and passkeys stand beside an app, not alone
         StaticDevice.objects.filter(user=actor).delete()
+        WebAuthnCredential.objects.filter(user=actor).delete()
     record_event(_action(), request=request, actor=actor, obj=actor, detail={"event": "authenticator app removed"})
+
+
+@transaction.atomic
+def remove_passkey(*, actor: Any, device_id: int, request: Any = None) -> None:
+    """Remove one of ``actor``'s own passkeys."""
+    if not WebAuthnCredential.objects.filter(user=actor, pk=device_id).delete()[0]:
+        raise ValidationError("This passkey is not yours or no longer exists.")
+    record_event(_action(), request=request, actor=actor, obj=actor, detail={"event": "passkey removed"})
 
 
 @transaction.atomic
@@ -188,9 +199,10 @@ def reset_factors(*, actor: Any, user: Any, request: Any = None) -> int:
         raise ValidationError("Only an ISMS admin can reset another user's second factors.")
     if actor.pk == user.pk:
         raise ValidationError("Remove your own factors on your security page, not by a reset.")
-    removed = TOTPDevice.objects.filter(user=user).count() + StaticDevice.objects.filter(user=user).count()
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    kinds = (TOTPDevice, StaticDevice, WebAuthnCredential)
+    removed = sum(kind.objects.filter(user=user).count() for kind in kinds)
+    for kind in kinds:
+        kind.objects.filter(user=user).delete()
     record_event(
         _action(), request=request, actor=actor, obj=user, detail={"event": "second factors reset", "devices": removed}
     )

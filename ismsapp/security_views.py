@@ -24,7 +24,7 @@ from django.utils.safestring import mark_safe
 from django.views import View
 from django_otp import login as otp_login
 
-from ismsapp import identity, mfa, services
+from ismsapp import identity, mfa, passkeys, services
 from ismsapp.forms import ConfirmIdentityForm, SecondFactorForm
 from ismsapp.models import User
 
@@ -72,6 +72,16 @@ def _pending_user(request: HttpRequest) -> tuple[User, dict[str, Any]] | None:
     return (user, pending) if user is not None else None
 
 
+def finish_login(request: HttpRequest, user: User, device: Any) -> str:
+    """The second factor passed (code or passkey): log in, mark the session verified and just
+    authenticated; returns where to go next."""
+    pending = request.session.pop(PENDING_LOGIN)
+    auth_login(request, user, backend=pending["backend"])
+    otp_login(request, device)
+    identity.mark_confirmed(request)
+    return _safe_next(request, pending.get("next"))
+
+
 @method_decorator(login_not_required, name="dispatch")
 class LoginVerifyView(View):
     """Second step of the login for users with a second factor: the code (or a recovery code).
@@ -80,15 +90,17 @@ class LoginVerifyView(View):
     template_name = "registration/login_verify.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        expired = _pending_user(request) is None
-        return render(request, self.template_name, {"form": SecondFactorForm(), "expired": expired})
+        found = _pending_user(request)
+        context = {"form": SecondFactorForm(), "expired": found is None}
+        context["has_passkey"] = found is not None and passkeys.passkeys_of(found[0]).exists()
+        return render(request, self.template_name, context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         found = _pending_user(request)
         if found is None:
             messages.info(request, "Your login took too long: enter your password again.")
             return HttpResponseRedirect(reverse("login"))
-        user, pending = found
+        user = found[0]
         if identity.is_locked_out(request, user.get_username()):
             request.session.pop(PENDING_LOGIN, None)
             return get_lockout_response(request, credentials={"username": user.get_username()})
@@ -99,11 +111,7 @@ class LoginVerifyView(View):
             if not form.errors:
                 form.add_error("otp_code", "This code is not correct. Try the next code shown by your app.")
             return render(request, self.template_name, {"form": form}, status=400)
-        del request.session[PENDING_LOGIN]
-        auth_login(request, user, backend=pending["backend"])
-        otp_login(request, device)
-        identity.mark_confirmed(request)
-        return HttpResponseRedirect(_safe_next(request, pending.get("next")))
+        return HttpResponseRedirect(finish_login(request, user, device))
 
 
 # --- confirm it's you -------------------------------------------------------------------------
@@ -165,6 +173,8 @@ class MFAView(View):
                 "forced": mfa.needs_enrolment(user),
                 "role_requires": mfa.role_requires_factor(user),
                 "devices": mfa.totp_devices(user),
+                "passkeys": passkeys.passkeys_of(user),
+                "may_add_passkey": mfa.has_factor(user) and identity.recently_confirmed(request),
                 "recovery_left": mfa.recovery_codes_left(user),
             },
         )
@@ -236,6 +246,19 @@ class TOTPRemoveView(identity.IdentityConfirmedMixin, View):
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, "Authenticator app removed.")
+        return HttpResponseRedirect(reverse("mfa"))
+
+
+class PasskeyRemoveView(identity.IdentityConfirmedMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            mfa.remove_passkey(actor=request.user, device_id=pk, request=request)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Passkey removed.")
         return HttpResponseRedirect(reverse("mfa"))
 
 

@@ -18,6 +18,12 @@ urlpatterns = [
         security_views.TOTPRemoveView.as_view(),
         name="mfa_totp_remove",
     ),
+    path(
+        "account/security/passkeys/<int:pk>/remove/",
+        security_views.PasskeyRemoveView.as_view(),
+        name="mfa_passkey_remove",
+    ),
+    path("account/passkeys/", include("ismsapp.passkeys")),
     path("account/security/recovery-codes/", security_views.RecoveryCodesView.as_view(), name="mfa_recovery_codes"),
     path("health/", views.health, name="health"),
     path("audit-trail/", views.AuditTrailView.as_view(), name="audit_trail"),

@@ -138,6 +138,15 @@ RULES: dict[str, Rule] = {
     "mfa_totp_enrol": Rule(ALL),  # everyone may add a second factor (after confirming it's them)
     "mfa_totp_remove": Rule(ALL, method="POST", kwargs=_outsider_pk),  # only their own: see tests/ismsapp/test_mfa.py
     "mfa_recovery_codes": Rule(ALL, method="POST"),
+    "mfa_passkey_remove": Rule(ALL, method="POST", kwargs=_outsider_pk),  # only their own: see test_passkeys.py
+    # Passkey JSON endpoints: registration is refused (403) until the user has an authenticator
+    # app and has just confirmed it's them; authentication only continues a login waiting for its
+    # second factor (none here), so every persona is refused.
+    "otp_webauthn:credential-registration-begin": Rule(NOBODY, method="POST"),
+    "otp_webauthn:credential-registration-complete": Rule(NOBODY, method="POST"),
+    "otp_webauthn:credential-authentication-begin": Rule(NOBODY, anonymous="public", method="POST"),
+    "otp_webauthn:credential-authentication-complete": Rule(NOBODY, anonymous="public", method="POST"),
+    "otp_webauthn:js-i18n-catalog": Rule(ALL, anonymous="public"),
     "logout": Rule(ALL, method="POST", ends_session=True),
     "health": Rule(ALL, anonymous="public"),
     "audit_trail": Rule(AUDIT_TRAIL),

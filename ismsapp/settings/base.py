@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "auditlog",
     "csp",
     "django_htmx",
@@ -163,6 +164,13 @@ ISMS_MFA_REQUIRED_ROLES = env_list("ISMS_MFA_REQUIRED_ROLES", "isms_admin,compli
 ISMS_MFA_LOGIN_MINUTES = env_int("ISMS_MFA_LOGIN_MINUTES", 5)
 OTP_TOTP_ISSUER = env_str("ISMS_OTP_ISSUER", "ISMS")
 OTP_STATIC_THROTTLE_FACTOR = 1
+# Passkeys (second factor only, never passwordless). Origins default to the request's own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "ismsapp.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+OTP_WEBAUTHN_RP_ID_CALLABLE = "ismsapp.passkeys.relying_party_id"  # the host name the browser used
+# Origins accepted besides the request's own https (or http://localhost) origin.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("ISMS_WEBAUTHN_ORIGINS", "http://localhost:8000")
 
 GUARDIAN_RAISE_403 = True
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors hold no permissions
@@ -181,6 +189,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     # second factors hold secrets: their changes are recorded as MFA events, never field by field
     "otp_totp",
     "otp_static",
+    "django_otp_webauthn",
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",

@@ -86,3 +86,62 @@ def test_admin_enrols_an_authenticator_app_and_logs_in_with_it(page, settings) -
     page.wait_for_url("**/users/")
     # No CSP violation, no script error; the one 400 is the page answering the wrong code.
     assert [error for error in page.console_errors if "status of 400" not in error] == []
+
+
+def wait_for_passkey_script(page) -> None:
+    """The library's button handler needs its translation catalogue (loaded async). Polled from
+    here: wait_for_function evaluates a string, which the page's CSP forbids."""
+    for _ in range(50):
+        if page.evaluate("() => typeof gettext === 'function'"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the passkey script's catalogue did not load")
+
+
+def test_a_passkey_replaces_the_code_at_login(page) -> None:
+    """Chromium's virtual authenticator (DevTools protocol) stands in for a phone or security key."""
+    from django_otp_webauthn.models import WebAuthnCredential
+
+    user = make_persona("risk_owner")
+    password_step(page, "risk_owner")
+    page.wait_for_url("**/")
+    page.goto("/account/security/authenticator/")
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    page.get_by_label("Authentication code").fill(totp_code(device))
+    page.get_by_role("button", name="Confirm and turn on").click()
+    page.get_by_role("link", name="I have saved them").click()
+
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    wait_for_passkey_script(page)
+    page.get_by_role("button", name="Add a passkey").click()
+    for _ in range(50):
+        if WebAuthnCredential.objects.filter(user=user, confirmed=True).exists():
+            break
+        page.wait_for_timeout(200)
+    assert WebAuthnCredential.objects.filter(user=user, confirmed=True).count() == 1
+    page.goto("/account/security/")
+    shoot(page, "mfa-passkeys")
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login/")
+    password_step(page, "risk_owner")
+    page.wait_for_url("**/login/verify/")
+    wait_for_passkey_script(page)
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url("**/")
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    assert page.console_errors == []
