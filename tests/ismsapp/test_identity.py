@@ -143,3 +143,13 @@ class TestAPI:
         client = confirm_identity(client_for("compliance_officer"))
         response = client.post(self.url, self.body(), content_type="application/json")
         assert response.status_code == 201
+
+
+def test_services_without_a_request_check_the_same_password(risk_owner) -> None:
+    """Commands and the demo set-up (no client address, so no lockout) use the same check."""
+    from django.core.exceptions import ValidationError
+
+    identity.confirm_identity(actor=risk_owner, request=None, password=PASSWORD)
+    with pytest.raises(ValidationError) as refused:
+        identity.confirm_identity(actor=risk_owner, request=None, password="wrong")
+    assert "password" in refused.value.message_dict
