@@ -20,6 +20,7 @@ from controls.reports import export_basename, published_version, soa_csv, soa_vi
 from controls.services import transition_2013_to_2022
 from controls.soa import SoAView, clause_rows, diff_views, soa_rows
 from ismsapp.downloads import attachment
+from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.reports import request_report
 
 EDITIONS = dict(Edition.choices)
@@ -333,7 +334,7 @@ class VersionListView(PermissionRequiredMixin, View):
         return _versions_page(request, edition)
 
 
-class PublishView(PermissionRequiredMixin, View):
+class PublishView(PermissionRequiredMixin, IdentityConfirmedMixin, View):
     permission_required = "controls.publish_soaversion"
     http_method_names = ["post"]
 

@@ -21,6 +21,7 @@ from evidence.querysets import CSV_FIELDS, CSV_HEADER, csv_row, filter_events, v
 from ismsapp.blobs import blob_path
 from ismsapp.downloads import attachment
 from ismsapp.exports import csv_lines
+from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.pagination import keyset_page, parse_cursor
 
 PAGE_SIZE = 100
@@ -99,7 +100,7 @@ class SourceDetailView(PermissionRequiredMixin, View):
         )
 
 
-class RotateTokenView(PermissionRequiredMixin, View):
+class RotateTokenView(PermissionRequiredMixin, IdentityConfirmedMixin, View):
     permission_required = "evidence.change_evidencesource"
     http_method_names = ["post"]
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ismsapp import services
+from ismsapp import mfa, services
 from ismsapp.models import Organisation, User
 from ismsapp.roles import Role
 
 DEMO_ORGANISATION = "Demo Organisation Ltd"
+DEMO_MFA_EXEMPTION = "demo"
 DEMO_USERS: dict[Role, tuple[str, str, str]] = {
     Role.COMPLIANCE_OFFICER: ("compliance", "Clara", "Compliance"),
     Role.RISK_OWNER: ("riskowner", "Rahul", "Owner"),
@@ -60,6 +61,10 @@ def load_demo_people() -> list[Credential]:
             )
         elif username not in known or not user.check_password(password):
             services.set_password(actor=None, user=user, password=password)
+        user = User.objects.get(username=username)
+        if user.mfa_exemption != DEMO_MFA_EXEMPTION:
+            # The demo keeps logging in with a password; the pages say "exempt (demo)".
+            mfa.set_exemption(actor=None, user=user, reason=DEMO_MFA_EXEMPTION)
         known[username] = password
         credentials.append(Credential(role.label, username, password))
     path.write_text(json.dumps(known, indent=2))

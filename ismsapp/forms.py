@@ -112,3 +112,40 @@ class IsoDateInput(forms.DateInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class OneTimeCodeField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Authentication code")
+        super().__init__(
+            max_length=20,
+            widget=forms.TextInput(
+                attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True, "size": 12}
+            ),
+            **kwargs,
+        )
+
+
+class SecondFactorForm(forms.Form):
+    """The second step of the login, and the first code of a new authenticator app."""
+
+    otp_code = OneTimeCodeField(help_text="The 6-digit code shown by your authenticator app, or a recovery code.")
+
+
+class ConfirmIdentityForm(forms.Form):
+    """ "Confirm it's you": the password, and the code when the user has a second factor."""
+
+    password = forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    otp_code = OneTimeCodeField(required=False, help_text="From your authenticator app, or a recovery code.")
+
+    def __init__(self, *args: Any, needs_code: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if needs_code:
+            self.fields["otp_code"].required = True
+            self.fields["password"].widget.attrs["autofocus"] = True
+            self.fields["otp_code"].widget.attrs.pop("autofocus", None)
+        else:
+            del self.fields["otp_code"]
+            self.fields["password"].widget.attrs["autofocus"] = True

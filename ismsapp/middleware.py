@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from rest_framework.views import APIView
 
 from ismsapp.audit import audit_context, record_event
@@ -43,3 +44,33 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
                 return self.handle_no_permission(request, view_func)
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class MFAEnrolmentMiddleware:
+    """A user whose role requires a second factor and who has none is sent to enrolment and can
+    do nothing else (logging out aside) until enrolled. API calls answer 403 with the reason."""
+
+    ALLOWED_URL_NAMES = frozenset({"mfa", "mfa_totp_enrol", "confirm_identity", "logout", "login", "health"})
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        from ismsapp import mfa
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not mfa.needs_enrolment(user):
+            return None
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name in self.ALLOWED_URL_NAMES:
+            return None
+        if request.path.startswith("/api/"):
+            from django.http import JsonResponse
+
+            return JsonResponse(
+                {"detail": "Your role requires a second factor: set it up in the browser first."}, status=403
+            )
+        return HttpResponseRedirect(f"{reverse('mfa')}?required=1")

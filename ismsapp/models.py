@@ -22,6 +22,15 @@ class User(AbstractUser):
     Users are deactivated, never deleted: the audit trail keeps pointing at them.
     """
 
+    # Why this person may log in without a second factor although their role requires one
+    # (blank: no exemption). The demo users of ``make run`` carry "demo".
+    mfa_exemption = models.CharField(
+        "MFA exemption",
+        max_length=50,
+        blank=True,
+        help_text="Why this user may log in without a second factor although their role requires one.",
+    )
+
     objects = ScopedUserManager()
 
     class Meta(AbstractUser.Meta):
@@ -35,6 +44,38 @@ class User(AbstractUser):
     @property
     def role_names(self) -> list[str]:
         return sorted(group.name for group in self.groups.all())
+
+
+class RoleGrant(models.Model):
+    """A grant of a role that needs a second person's approval (the ISMS admin role): recorded as
+    pending by one ISMS admin, it takes effect only when another ISMS admin approves it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a second ISMS admin"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="role_grants")
+    role = models.CharField(max_length=50)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "role"], condition=models.Q(status="pending"), name="one_pending_grant_per_role"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} for {self.user} ({self.get_status_display()})"
 
 
 class Organisation(models.Model):
@@ -79,6 +120,9 @@ class AuditEntry(AbstractLogEntry):
         ACCESS_DENIED = 13
         DOWNLOAD = 14
         LOCKED_OUT = 15
+        IDENTITY_CONFIRMED = 16
+        MFA_CHANGED = 17
+        ROLE_GRANT = 18
 
         choices = (
             *AbstractLogEntry.Action.choices,
@@ -88,6 +132,9 @@ class AuditEntry(AbstractLogEntry):
             (ACCESS_DENIED, "access refused"),
             (DOWNLOAD, "download"),
             (LOCKED_OUT, "locked out"),
+            (IDENTITY_CONFIRMED, "identity confirmed"),
+            (MFA_CHANGED, "second factor changed"),
+            (ROLE_GRANT, "role grant"),
         )
 
     content_type = models.ForeignKey(

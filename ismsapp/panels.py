@@ -16,7 +16,9 @@ from ismsapp.roles import role_group_names
 
 
 def _you(user: Any) -> dict[str, Any]:
-    return {"roles": user.role_names, "last_login": user.last_login}
+    from ismsapp import mfa
+
+    return {"roles": user.role_names, "last_login": user.last_login, "mfa_status": mfa.status_label(user)}
 
 
 def _people(user: Any) -> dict[str, Any]:

@@ -34,7 +34,10 @@ def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
     username = str(credentials.get("username", ""))[:150]
-    record_event(_action("LOGIN_FAILED"), request=request, detail={"username": username})
+    detail = {"username": username}
+    if credentials.get("step"):  # a second factor or a "confirm it's you", not the password login
+        detail["step"] = str(credentials["step"])[:100]
+    record_event(_action("LOGIN_FAILED"), request=request, detail=detail)
 
 
 def on_locked_out(

@@ -13,13 +13,18 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from ismsapp.audit import ChainVerification, acting_as, record_event, record_verification, verify_chain
-from ismsapp.models import AuditEntry, AuditVerification, Organisation, User
-from ismsapp.roles import Role
+from ismsapp.models import AuditEntry, AuditVerification, Organisation, RoleGrant, User
+from ismsapp.roles import Role, roles_of
 from ismsapp.sessions import end_sessions
 from ismsapp.tokens import revoke_tokens
+
+# Roles that take effect only when a second ISMS admin approves the grant (four eyes).
+ROLES_NEEDING_SECOND_APPROVAL: frozenset[Role] = frozenset({Role.ISMS_ADMIN})
 
 
 def _role_groups(roles: Iterable[Role | str]) -> list[Group]:
@@ -48,8 +53,104 @@ def create_user(
         user.set_password(password)
         user.full_clean()
         user.save()
-        user.groups.set(_role_groups(roles))
+        _apply_roles(actor=actor, user=user, roles=roles)
     return user
+
+
+def check_may_change_roles(actor: User | None, user: User) -> None:
+    """Nobody changes their own roles (an ISMS admin could otherwise make themselves anything)."""
+    if actor is not None and actor.pk == user.pk:
+        raise ValidationError({"roles": "You cannot change your own roles; ask another ISMS admin."})
+
+
+def _apply_roles(*, actor: User | None, user: User, roles: Iterable[Role | str]) -> list[RoleGrant]:
+    """Give ``user`` exactly ``roles``, except that a role needing a second approval is only
+    requested (a pending ``RoleGrant``) when granted by a person; revoking is immediate.
+    ``actor=None`` (commands, the demo set-up) grants directly. Returns the grants requested."""
+    wanted = {Role(role) for role in roles}
+    held = set(roles_of(user)) if user.pk else set()
+    if wanted != held:
+        check_may_change_roles(actor, user)
+    requested: list[RoleGrant] = []
+    effective = set(wanted)
+    for role in wanted - held:
+        if role in ROLES_NEEDING_SECOND_APPROVAL and actor is not None:
+            effective.discard(role)
+            requested.append(_request_grant(actor=actor, user=user, role=role))
+    for grant in RoleGrant.objects.filter(user=user, status=RoleGrant.Status.PENDING).exclude(role__in=wanted):
+        _decide(grant, actor=actor, status=RoleGrant.Status.WITHDRAWN)  # no longer asked for
+    user.groups.set(_role_groups(effective))
+    for role in held - wanted:
+        record_event(
+            AuditEntry.Action.ROLE_GRANT, actor=actor, obj=user, detail={"event": "revoked", "role": role.value}
+        )
+    for role in (wanted - held) - {Role(g.role) for g in requested}:
+        record_event(
+            AuditEntry.Action.ROLE_GRANT, actor=actor, obj=user, detail={"event": "granted", "role": role.value}
+        )
+    return requested
+
+
+def _request_grant(*, actor: User, user: User, role: Role) -> RoleGrant:
+    grant = RoleGrant.objects.filter(user=user, role=role.value, status=RoleGrant.Status.PENDING).first()
+    if grant is None:
+        grant = RoleGrant.objects.create(user=user, role=role.value, requested_by=actor)
+        record_event(
+            AuditEntry.Action.ROLE_GRANT, actor=actor, obj=user, detail={"event": "requested", "role": role.value}
+        )
+    return grant
+
+
+def _decide(grant: RoleGrant, *, actor: User | None, status: str) -> None:
+    from django.utils import timezone
+
+    grant.status, grant.decided_by, grant.decided_at = status, actor, timezone.now()
+    grant.save(update_fields=["status", "decided_by", "decided_at"])
+    record_event(
+        AuditEntry.Action.ROLE_GRANT,
+        actor=actor,
+        obj=grant.user,
+        detail={"event": status, "role": grant.role, "requested_by": grant.requested_by.username},
+    )
+
+
+def pending_role_grants(user: User) -> QuerySet[RoleGrant]:
+    """The grants waiting for a second ISMS admin: those who manage users see them all."""
+    if not (user.is_authenticated and user.is_active and user.has_perm("ismsapp.change_user")):
+        return RoleGrant.objects.none()
+    return RoleGrant.objects.filter(status=RoleGrant.Status.PENDING).select_related("user", "requested_by")
+
+
+def check_may_decide_grant(actor: User, grant: RoleGrant) -> None:
+    """The second ISMS admin: not the one who asked, not the one who would receive the role."""
+    if not actor.has_perm("ismsapp.change_user") or Role.ISMS_ADMIN not in roles_of(actor):
+        raise PermissionDenied("Only an ISMS admin can approve or reject a role grant.")
+    if grant.status != RoleGrant.Status.PENDING:
+        raise ValidationError("This grant has already been decided.")
+    if actor.pk == grant.requested_by_id:
+        raise ValidationError("A second ISMS admin must approve this grant, not the one who asked for it.")
+    if actor.pk == grant.user_id:
+        raise ValidationError("You cannot approve a role for yourself.")
+
+
+@transaction.atomic
+def approve_role_grant(*, actor: User, grant: RoleGrant) -> RoleGrant:
+    """The second ISMS admin approves: the role takes effect now."""
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    check_may_decide_grant(actor, grant)
+    with acting_as(actor):
+        grant.user.groups.add(*_role_groups([grant.role]))
+        _decide(grant, actor=actor, status=RoleGrant.Status.APPROVED)
+    return grant
+
+
+@transaction.atomic
+def reject_role_grant(*, actor: User, grant: RoleGrant) -> RoleGrant:
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    check_may_decide_grant(actor, grant)
+    with acting_as(actor):
+        _decide(grant, actor=actor, status=RoleGrant.Status.REJECTED)
+    return grant
 
 
 @transaction.atomic
@@ -71,7 +172,7 @@ def update_user(
         user.email, user.first_name, user.last_name, user.is_active = email, first_name, last_name, is_active
         user.full_clean()
         user.save()
-        user.groups.set(_role_groups(roles))
+        _apply_roles(actor=actor, user=user, roles=roles)
     if not is_active:
         end_sessions(user, reason="account deactivated", actor=actor)
         revoke_tokens(user, reason="account deactivated", actor=actor)

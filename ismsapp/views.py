@@ -19,7 +19,7 @@ from django.views import View
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
-from ismsapp import services
+from ismsapp import identity, mfa, services
 from ismsapp.blobs import blob_path
 from ismsapp.dashboard import panels_for
 from ismsapp.downloads import attachment
@@ -30,12 +30,23 @@ from ismsapp.pagination import keyset_page, parse_cursor
 from ismsapp.permissions import allowed
 from ismsapp.reports import REPORT_KINDS
 from ismsapp.roles import roles_of
+from ismsapp.security_views import start_second_step
 
 
 @method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
+    """The password; users with a second factor then give its code (``LoginVerifyView``)."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if mfa.has_factor(user):
+            return start_second_step(self.request, user, self.get_success_url())
+        response = super().form_valid(form)
+        identity.mark_confirmed(self.request)  # a fresh login counts as "confirm it's you"
+        return response
 
 
 class DashboardView(TemplateView):
@@ -127,11 +138,12 @@ class UserListView(PermissionRequiredMixin, View):
                 "locked": services.locked_out_usernames(),
                 "can_change": request.user.has_perm("ismsapp.change_user"),
                 "can_add": request.user.has_perm("ismsapp.add_user"),
+                "pending_grants": services.pending_role_grants(request.user),
             },
         )
 
 
-class UserCreateView(PermissionRequiredMixin, View):
+class UserCreateView(PermissionRequiredMixin, identity.IdentityConfirmedMixin, View):
     permission_required = "ismsapp.add_user"
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -147,41 +159,76 @@ class UserCreateView(PermissionRequiredMixin, View):
                 form.add_error(None, exc.messages)
             else:
                 messages.success(request, f"User {user.username} created.")
+                _announce_pending_grants(request, user)
                 return HttpResponseRedirect(reverse("users"))
         return render(request, "accounts/user_form.html", {"form": form, "creating": True}, status=400)
 
 
-class UserUpdateView(PermissionRequiredMixin, View):
+def _announce_pending_grants(request: HttpRequest, user: User) -> None:
+    for grant in services.pending_role_grants(request.user).filter(user=user):
+        messages.info(
+            request,
+            f"The {grant.role.replace('_', ' ')} role of {user.username} waits for a second ISMS admin's approval.",
+        )
+
+
+class UserUpdateView(PermissionRequiredMixin, identity.IdentityConfirmedMixin, View):
     permission_required = "ismsapp.change_user"
 
     def _user(self, request: HttpRequest, pk: int) -> User:
         return get_object_or_404(User.objects.for_user(request.user, "change"), pk=pk)
 
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        user = self._user(request, pk)
+    def _form(self, request: HttpRequest, user: User, data: Any = None) -> UserUpdateForm:
         form = UserUpdateForm(
+            data,
             initial={
                 "first_name": user.first_name,
                 "last_name": user.last_name,
                 "email": user.email,
                 "is_active": user.is_active,
                 "roles": [role.value for role in roles_of(user)],
-            }
+            },
         )
-        return render(request, "accounts/user_form.html", {"form": form, "subject": user})
+        if user.pk == request.user.pk:  # nobody changes their own roles
+            form.fields["roles"].disabled = True
+            form.fields["roles"].help_text = "You cannot change your own roles; another ISMS admin can."
+        return form
+
+    def _render(self, request: HttpRequest, user: User, form: UserUpdateForm, status: int = 200) -> HttpResponse:
+        return render(
+            request,
+            "accounts/user_form.html",
+            {
+                "form": form,
+                "subject": user,
+                "mfa_status": mfa.status_label(user),
+                "can_reset_mfa": user.pk != request.user.pk and mfa.has_factor(user),
+                "pending_grants": services.pending_role_grants(request.user).filter(user=user),
+            },
+            status=status,
+        )
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        user = self._user(request, pk)
+        return self._render(request, user, self._form(request, user))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         user = self._user(request, pk)
-        form = UserUpdateForm(request.POST)
+        form = self._form(request, user, request.POST)
         if form.is_valid():
             try:
                 services.update_user(actor=request.user, user=user, **form.cleaned_data)
             except (ValueError, ValidationError) as exc:
-                form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
+                if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
             else:
                 messages.success(request, f"User {user.username} updated.")
+                _announce_pending_grants(request, user)
                 return HttpResponseRedirect(reverse("users"))
-        return render(request, "accounts/user_form.html", {"form": form, "subject": user}, status=400)
+        return self._render(request, user, form, status=400)
 
 
 class UserUnlockView(PermissionRequiredMixin, View):

@@ -127,6 +127,29 @@ def outsider(personas: dict) -> object:
     return personas["outsider"]
 
 
+def confirm_identity(client: Client, password: str = PASSWORD, otp_code: str = "") -> Client:
+    """ "Confirm it's you" through the real page, so the client may take sensitive steps
+    (publishing the SoA, role and MFA changes, token rotation) for the next few minutes."""
+    from django.urls import reverse
+
+    data = {"password": password, **({"otp_code": otp_code} if otp_code else {})}
+    response = client.post(reverse("confirm_identity"), data)
+    assert response.status_code == 302, f"confirm it's you failed ({response.status_code})"
+    return client
+
+
+def totp_code(device: Any, steps_ahead: int = 0) -> str:
+    """The code an authenticator app shows for ``device`` now (or ``steps_ahead`` periods later:
+    django-otp refuses a code it has already accepted, as a real app's next code is new)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
 @pytest.fixture
 def client_for(personas: dict) -> Callable[[str | None], Client]:
     """``client_for("isms_admin")``: a logged-in test client; ``client_for(None)``: anonymous."""

@@ -205,6 +205,21 @@ RULES: dict[str, Rule] = {
     # platform pages
     "dashboard": Rule(ALL),
     "login": Rule(ALL, anonymous="public"),
+    "login_verify": Rule(ALL, anonymous="public"),  # the code after the password; nothing pending: a link back
+    "confirm_identity": Rule(ALL),
+    "mfa": Rule(ALL),
+    "mfa_totp_enrol": Rule(ALL),  # everyone may add a second factor (after confirming it's them)
+    "mfa_totp_remove": Rule(ALL, method="POST", kwargs=_outsider_pk),  # only their own: see tests/ismsapp/test_mfa.py
+    "mfa_recovery_codes": Rule(ALL, method="POST"),
+    "mfa_passkey_remove": Rule(ALL, method="POST", kwargs=_outsider_pk),  # only their own: see test_passkeys.py
+    # Passkey JSON endpoints: registration is refused (403) until the user has an authenticator
+    # app and has just confirmed it's them; authentication only continues a login waiting for its
+    # second factor (none here), so every persona is refused.
+    "otp_webauthn:credential-registration-begin": Rule(NOBODY, method="POST"),
+    "otp_webauthn:credential-registration-complete": Rule(NOBODY, method="POST"),
+    "otp_webauthn:credential-authentication-begin": Rule(NOBODY, anonymous="public", method="POST"),
+    "otp_webauthn:credential-authentication-complete": Rule(NOBODY, anonymous="public", method="POST"),
+    "otp_webauthn:js-i18n-catalog": Rule(ALL, anonymous="public"),
     "logout": Rule(ALL, method="POST", ends_session=True),
     "health": Rule(ALL, anonymous="public"),
     "audit_trail": Rule(AUDIT_TRAIL),
@@ -220,6 +235,9 @@ RULES: dict[str, Rule] = {
     "account:password_change": Rule(ALL, method="POST"),  # empty form: 400 naming the fields
     "account:token_create": Rule(ALL, method="POST", data={"name": "route token", "expires_in_days": 30}),
     "account:token_revoke": Rule(TOKEN_OWNER_AND_ADMIN, method="POST", kwargs=_api_token),
+    "user_mfa_reset": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
+    "role_grant_approve": Rule(ADMIN, method="POST", kwargs=_outsider_pk),  # the second admin: see test_roles.py
+    "role_grant_reject": Rule(ADMIN, method="POST", kwargs=_outsider_pk),
     "report_status": Rule(REQUESTER, kwargs=_report),
     "report_download": Rule(REQUESTER, kwargs=_report),
     # controls and SoA

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from controls.models import Control, Edition, ImplementationStatus, InclusionReason, SoAEntry, SoAVersion
+from ismsapp.identity import IdentityFieldsSerializer
 from ismsapp.models import User
 
 
@@ -107,7 +108,7 @@ class SoAVersionDetailSerializer(SoAVersionSerializer):
         read_only_fields = fields
 
 
-class PublishSerializer(serializers.Serializer):
+class PublishSerializer(IdentityFieldsSerializer):
     edition = serializers.ChoiceField(choices=Edition.choices)
     approver = serializers.SlugRelatedField(
         slug_field="username",

@@ -31,6 +31,7 @@ from controls.models import Control, SoAEntry, SoAVersion
 from controls.models.soa import immutable_version_error
 from controls.reports import soa_view_for
 from controls.soa import diff_views
+from ismsapp.identity import require_identity_for_api, without_identity_fields
 from ismsapp.permissions import ScopedViewSetMixin
 
 
@@ -207,13 +208,17 @@ class SoAVersionViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         version = get_object_or_404(self.get_queryset(), pk=kwargs["pk"])
         return Response(immutable_version_error(version.number).message_dict, status=status.HTTP_405_METHOD_NOT_ALLOWED)
 
-    @extend_schema(request=PublishSerializer, responses={201: SoAVersionSerializer})
+    @extend_schema(
+        request=PublishSerializer,
+        responses={201: SoAVersionSerializer, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
+    )
     @action(detail=False, methods=["post"])
     def publish(self, request: Request) -> Response:
+        require_identity_for_api(request)
         serializer = PublishSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            version = services.publish_soa(actor=request.user, **serializer.validated_data)
+            version = services.publish_soa(actor=request.user, **without_identity_fields(serializer.validated_data))
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
         return Response(SoAVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "auditlog",
     "csp",
     "django_htmx",
@@ -65,7 +69,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
+    "ismsapp.middleware.MFAEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "ismsapp.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -150,6 +156,24 @@ AXES_CLIENT_IP_CALLABLE = "ismsapp.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
+# "Confirm it's you": how long a confirmation of the password (and second factor) lets a session
+# take sensitive steps (publishing the SoA, role and MFA changes, push-token rotation, ...).
+ISMS_REAUTH_MINUTES = env_int("ISMS_REAUTH_MINUTES", 5)
+# Roles whose members must have a second factor (comma-separated role values); users with an
+# ``mfa_exemption`` (the demo users) are let through. Everybody else may enrol one.
+ISMS_MFA_REQUIRED_ROLES = env_list("ISMS_MFA_REQUIRED_ROLES", "isms_admin,compliance_officer,external_auditor")
+# How long the second step of the login (the code) may wait after the password.
+ISMS_MFA_LOGIN_MINUTES = env_int("ISMS_MFA_LOGIN_MINUTES", 5)
+OTP_TOTP_ISSUER = env_str("ISMS_OTP_ISSUER", "ISMS")
+OTP_STATIC_THROTTLE_FACTOR = 1
+# Passkeys (second factor only, never passwordless). Origins default to the request's own.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "ismsapp.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_RP_NAME = OTP_TOTP_ISSUER
+OTP_WEBAUTHN_RP_ID_CALLABLE = "ismsapp.passkeys.relying_party_id"  # the host name the browser used
+# Origins accepted besides the request's own https (or http://localhost) origin.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list("ISMS_WEBAUTHN_ORIGINS", "http://localhost:8000")
+
 GUARDIAN_RAISE_403 = True
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: anonymous visitors hold no permissions
 
@@ -164,6 +188,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "contenttypes",
     "axes",
     "auth.permission",
+    # second factors hold secrets: their changes are recorded as MFA events, never field by field
+    "otp_totp",
+    "otp_static",
+    "django_otp_webauthn",
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",

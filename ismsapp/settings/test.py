@@ -54,3 +54,5 @@ BLOB_ROOT = VAR_DIR / "test-blobs"
 EVIDENCE_SIGNING_KEY = VAR_DIR / "test-keys" / "evidence-signing.pem"  # created by tests/conftest.py
 EVIDENCE_CHECKPOINT_JOURNAL = VAR_DIR / "test-keys" / "evidence-checkpoints.jsonl"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+# The personas log in with a password only; MFA tests set the roles that require a factor.
+ISMS_MFA_REQUIRED_ROLES: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
@@ -19,3 +20,15 @@ def jinja(context: template.Context, template_name: str, **variables: Any) -> Sa
     The row templates it loops over also answer the htmx requests that swap a single row.
     """
     return mark_safe(get_template(template_name).render(variables, context.get("request")))
+
+
+@register.inclusion_tag("includes/confirm_identity_fields.html", takes_context=True)
+def confirm_identity_fields(context: template.Context) -> dict[str, Any]:
+    """Password (and code) fields inside a sensitive form, unless the session confirmed recently:
+    the step and "confirm it's you" then go in one submission."""
+    from ismsapp import identity, mfa
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    needed = user is not None and user.is_authenticated and not identity.recently_confirmed(request)
+    return {"needed": needed, "needs_code": needed and mfa.has_factor(user), "minutes": settings.ISMS_REAUTH_MINUTES}

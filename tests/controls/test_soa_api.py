@@ -6,8 +6,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from controls.models import SoAEntry, SoAVersion
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
+
+
+CONFIRM = {"password": PASSWORD}  # token clients confirm it's them in the body of sensitive actions
 
 
 def api(user) -> APIClient:
@@ -79,12 +83,14 @@ def test_readers_cannot_update(catalogue, internal_auditor) -> None:
 
 def test_publish_list_diff_and_immutability(catalogue, compliance_officer, isms_admin) -> None:
     client = api(compliance_officer)
-    missing = client.post("/api/soa-versions/publish/", {"edition": "2022", "approved_on": "2026-01-01"}, format="json")
+    missing = client.post(
+        "/api/soa-versions/publish/", {**CONFIRM, "edition": "2022", "approved_on": "2026-01-01"}, format="json"
+    )
     assert missing.status_code == 400
     assert "approver" in missing.json()
     published = client.post(
         "/api/soa-versions/publish/",
-        {"edition": "2022", "approver": "isms_admin", "approved_on": "2026-01-01"},
+        {**CONFIRM, "edition": "2022", "approver": "isms_admin", "approved_on": "2026-01-01"},
         format="json",
     )
     assert published.status_code == 201
@@ -114,7 +120,7 @@ def test_publish_list_diff_and_immutability(catalogue, compliance_officer, isms_
         api(isms_admin)
         .post(
             "/api/soa-versions/publish/",
-            {"edition": "2022", "approver": "isms_admin", "approved_on": "2026-01-01"},
+            {**CONFIRM, "edition": "2022", "approver": "isms_admin", "approved_on": "2026-01-01"},
             format="json",
         )
         .status_code
@@ -131,7 +137,7 @@ def test_editing_a_published_version_is_refused_naming_the_version_field(
     for day in (1, 2):
         client.post(
             "/api/soa-versions/publish/",
-            {"edition": "2022", "approver": "compliance_officer", "approved_on": f"2026-01-0{day}"},
+            {**CONFIRM, "edition": "2022", "approver": "compliance_officer", "approved_on": f"2026-01-0{day}"},
             format="json",
         )
     version = SoAVersion.objects.get(edition="2022", number=2)

@@ -21,6 +21,7 @@ from controls.models import Control, SoAEntry, SoAVersion
 from controls.reports import soa_pdf, soa_view_for
 from ismsapp.models import AuditEntry, GeneratedReport
 from ismsapp.reports import build_report
+from tests.conftest import confirm_identity
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -204,7 +205,7 @@ def test_published_version_is_shown_read_only(catalogue, client_for, compliance_
 
 
 def test_publish_form_errors_name_the_field(catalogue, client_for) -> None:
-    response = client_for("compliance_officer").post(
+    response = confirm_identity(client_for("compliance_officer")).post(
         reverse("controls:soa_publish", args=["2022"]), {"approver": "", "approved_on": "2026-01-01"}
     )
     assert response.status_code == 400
@@ -214,7 +215,7 @@ def test_publish_form_errors_name_the_field(catalogue, client_for) -> None:
 
 
 def test_publish_and_compare(catalogue, client_for, compliance_officer) -> None:
-    client = client_for("compliance_officer")
+    client = confirm_identity(client_for("compliance_officer"))
     response = client.post(
         reverse("controls:soa_publish", args=["2022"]),
         {"approver": compliance_officer.pk, "approved_on": "2026-02-01", "note": "ok"},

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from evidence import integrity, services
 from evidence.models import EvidenceSource, IngestionJob
-from tests.conftest import PERSONAS
+from tests.conftest import PERSONAS, confirm_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -320,7 +320,7 @@ class TestTokenRotation:
         source, old = services.create_source(actor=isms_admin, name="rotated", owner=isms_admin)
         assert push(source.name, old).status_code == 202
         jobs_before = IngestionJob.objects.count()
-        response = client_for("isms_admin").post(reverse("evidence:rotate_token", args=[source.pk]))
+        response = confirm_identity(client_for("isms_admin")).post(reverse("evidence:rotate_token", args=[source.pk]))
         assert response.status_code == 200
         assert b"The previous token no longer works" in response.content
         new = TOKEN_IN_PAGE.search(response.content).group(1).decode()

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from ismsapp.models import User
 from ismsapp.roles import ROLE_PERMISSIONS, Role, roles_of
+from tests.conftest import confirm_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ GOOD = {
 
 
 def test_admin_creates_a_user_with_roles(client_for) -> None:
-    response = client_for("isms_admin").post(reverse("user_create"), GOOD)
+    response = confirm_identity(client_for("isms_admin")).post(reverse("user_create"), GOOD)
     assert response.status_code == 302
     user = User.objects.get(username="newbie")
     assert {r.value for r in roles_of(user)} == {"risk_owner", "internal_auditor"}
@@ -43,7 +44,7 @@ def test_admin_creates_a_user_with_roles(client_for) -> None:
 )
 def test_bad_input_is_refused_naming_the_field(client_for, change, field, message) -> None:
     before = User.objects.count()
-    response = client_for("isms_admin").post(reverse("user_create"), {**GOOD, **change})
+    response = confirm_identity(client_for("isms_admin")).post(reverse("user_create"), {**GOOD, **change})
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors
@@ -52,7 +53,7 @@ def test_bad_input_is_refused_naming_the_field(client_for, change, field, messag
 
 
 def test_admin_changes_roles_and_deactivates(client_for, outsider) -> None:
-    response = client_for("isms_admin").post(
+    response = confirm_identity(client_for("isms_admin")).post(
         reverse("user_update", args=[outsider.pk]),
         {"first_name": "Out", "last_name": "Sider", "email": "o@example.test", "roles": ["compliance_officer"]},
     )
@@ -63,7 +64,7 @@ def test_admin_changes_roles_and_deactivates(client_for, outsider) -> None:
 
 
 def test_admin_cannot_deactivate_themselves(client_for, isms_admin) -> None:
-    response = client_for("isms_admin").post(
+    response = confirm_identity(client_for("isms_admin")).post(
         reverse("user_update", args=[isms_admin.pk]), {"roles": ["isms_admin"], "email": ""}
     )
     assert response.status_code == 400
