@@ -3,10 +3,10 @@
 ``[<PRI>]TIMESTAMP HOSTNAME TAG[PID]: MSG``, with the liberties real files take: no PRI, a space after
 PRI, a one-digit day padded with one space or not at all, a year or a colon after the time, an upper-case
 month, an RFC 3339 timestamp instead of the BSD one (rsyslog's high-precision file format), no host name,
-a TAG without colon. The BSD timestamp has neither year nor zone: the zone comes from
-``ParseContext.timezone_name`` and the year is the one that puts the line at most a day after
-``ParseContext.reference_time`` (default: ``received_at``), so a December line read in January belongs to
-the previous year (and a January line read on December 31st to the next one). A local time that occurs
+a TAG without colon, macOS's ASL level after the TAG ("sshd[77] <Error>: ", kept as ``level``). The BSD
+timestamp has neither year nor zone: the zone comes from ``ParseContext.timezone_name`` and the year is the
+one that puts the line at most a day after ``ParseContext.reference_time`` (default: ``received_at``), so a
+December line read in January belongs to the previous year (and a January line read on December 31st to the next one). A local time that occurs
 twice (the hour repeated when daylight saving time ends) is read as its first occurrence. rsyslog writes
 control characters as ``#ooo`` (octal); they are decoded in the message.
 
@@ -47,7 +47,7 @@ _LINE = re.compile(
     )
     (?:\ +|$)
     (?:(?P<host>[^\s\[]*[^\s\[:])(?:\ +|$))?  # absent when the first word is already the TAG ("sshd[1]:", "su:")
-    (?:(?P<program>[^\s\[:]+)(?:\[(?P<pid>[^\]]*)\])?:?\ ?)?
+    (?:(?P<program>[^\s\[:]+)(?:\[(?P<pid>[^\]]*)\])?(?:\ <(?P<level>[A-Z][a-z]{2,8})>)?:?\ ?)?  # macOS: " <Notice>"
     (?P<message>.*)
     """,
     re.VERBOSE | re.DOTALL,
@@ -155,8 +155,12 @@ def parse_message(text: str, context: ParseContext) -> list[Event]:
         if not text or text.isspace():
             return []
         raise ParseError("bad_timestamp", f"no RFC 3164 or RFC 3339 timestamp at the start of {text[:40]!r}")
-    pri, month, day, year, hour_minute, second, fraction, iso, offset, host, program, pid, message = line.groups()
+    pri, month, day, year, hour_minute, second, fraction, iso, offset, host, program, pid, level, message = (
+        line.groups()
+    )
     extra: dict[str, Any] = syslog_priority(pri) if pri else {}
+    if level:
+        extra["level"] = level
     process_id = small_number(pid)
     if pid and process_id is None:
         extra["procid"] = pid
