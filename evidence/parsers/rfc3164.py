@@ -6,9 +6,9 @@ month, an RFC 3339 timestamp instead of the BSD one (rsyslog's high-precision fi
 a TAG without colon, macOS's ASL level after the TAG ("sshd[77] <Error>: ", kept as ``level``). The BSD
 timestamp has neither year nor zone: the zone comes from ``ParseContext.timezone_name`` and the year is the
 one that puts the line at most a day after ``ParseContext.reference_time`` (default: ``received_at``), so a
-December line read in January belongs to the previous year (and a January line read on December 31st to the next one). A local time that occurs
-twice (the hour repeated when daylight saving time ends) is read as its first occurrence. rsyslog writes
-control characters as ``#ooo`` (octal); they are decoded in the message.
+December line read in January belongs to the previous year (and a January line read on December 31st to the
+next one). A local time that occurs twice (the hour repeated when daylight saving time ends) is read as its
+first occurrence. rsyslog writes control characters as ``#ooo`` (octal); they are decoded in the message.
 
 This module also holds what the syslog formats share: PRI decoding, the time zone cache, PID parsing and
 the line-per-record parser base.
