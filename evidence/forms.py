@@ -47,6 +47,12 @@ class EventFilterForm(forms.Form):
     source = forms.ModelChoiceField(queryset=EvidenceSource.objects.order_by("name"), required=False)
     host = forms.CharField(required=False, max_length=255)
     user = forms.CharField(required=False, max_length=255)
+    source_ip = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Peer address or host",
+        help_text="The client's address (IPv4, IPv6, v4-mapped) or the host name a daemon logged instead",
+    )
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((a.value, a.value) for a in Action)])
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *((o.value, o.value) for o in Outcome)])
     since = forms.DateTimeField(
