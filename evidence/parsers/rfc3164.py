@@ -178,8 +178,19 @@ def parse_message(text: str, context: ParseContext) -> list[Event]:
     return [apply_classification(event)]
 
 
+def escape_invalid_utf8(data: bytes) -> str:
+    """``data`` as UTF-8 with each byte that is not valid UTF-8 written ``\\xNN`` (as sshd and rsyslog escape
+    unprintable bytes rather than drop the message); a leading BOM is ignored."""
+    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "backslashreplace")
+
+
 class LineParser:
-    """What the syslog parsers share: a record is a line, checked, decoded as UTF-8 and parsed as text."""
+    """What the syslog parsers share: a record is a line, checked, decoded as UTF-8 and parsed as text.
+
+    A line with bytes that are not UTF-8 (a Latin-1 user name, a client's junk) is not rejected: the bad bytes
+    are escaped, the event is classified as any other and flagged ``extra["invalid_utf8"]``; the raw bytes stay
+    in the stored input. Rejecting it would let a client keep its failed login out of the evidence.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -189,7 +200,14 @@ class LineParser:
 
     def parse(self, record: Record, context: ParseContext) -> list[Event]:
         check_record(record)
-        return self.parse_text(decode_text(record.data), context)
+        try:
+            text = decode_text(record.data)
+        except ParseError:
+            events = self.parse_text(escape_invalid_utf8(record.data), context)
+            for event in events:
+                event.extra["invalid_utf8"] = True
+            return events
+        return self.parse_text(text, context)
 
     def parse_text(self, text: str, context: ParseContext) -> list[Event]:
         raise NotImplementedError
