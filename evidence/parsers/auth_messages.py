@@ -106,15 +106,22 @@ _SSH_USER = r"for (?:(?P<flag_invalid_user>invalid user |illegal user ))?"
 
 
 def _ssh_auth_log(verb: str) -> str:
-    """OpenSSH auth_log(): "%s %s%s%s for %s%.100s from %.200s port %d ssh2%s%s" (5.x: "... port %d%s")."""
+    """OpenSSH auth_log(): "%s %s%s%s for %s%.100s from %.200s port %d ssh2%s%s" (5.x: "... port %d%s").
+
+    The usual line: nothing the client chose after the address (a key's type and fingerprint at most).
+    """
     return (
-        rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}(?:"
-        # the usual line: nothing the client chose after the address (a key's type and fingerprint at most)
-        rf"(?P<user>.*?) {_SSH_PEER}(?: (?P<protocol>ssh[12]))?"
+        rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}(?P<user>.*?) {_SSH_PEER}(?: ssh[12])?"
         rf"(?:: (?P<key_type>{_KEY_TYPE}) (?P<key_fingerprint>{_FINGERPRINT}))?{_PREAUTH}"
-        # client text after the address (certificate ID, hostbased client): only if the address can be in one place
-        rf"|(?P<user__info>{_NO_ANCHOR}) from (?P<source_ip__info>\S+) port (?P<source_port__info>\d+) "
-        rf"(?P<protocol__info>ssh[12]): (?P<auth_info>{_NO_ANCHOR}?){_PREAUTH})"
+    )
+
+
+def _ssh_auth_log_client_info(verb: str) -> str:
+    """An auth_log() line with client text after the address (certificate ID, hostbased client names): read
+    only when neither the user nor that text holds another place for an address."""
+    return (
+        rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}(?P<user>{_NO_ANCHOR}) {_SSH_PEER} "
+        rf"ssh[12]: (?P<auth_info>{_NO_ANCHOR}?){_PREAUTH}"
     )
 
 
@@ -159,6 +166,11 @@ RULES: tuple[Rule, ...] = (
     _rule("ssh_failed", SSHD, Action.LOGON, F, _ssh_auth_log("Failed")),
     _rule("ssh_partial", SSHD, Action.AUTHENTICATION, S, _ssh_auth_log("Partial")),  # one of AuthenticationMethods
     _rule("ssh_postponed", SSHD, Action.AUTHENTICATION, U, _ssh_auth_log("Postponed")),
+    # the same messages with client text after the address (a rule may have variants: same name, action, outcome)
+    _rule("ssh_accepted", SSHD, Action.LOGON, S, _ssh_auth_log_client_info("Accepted")),
+    _rule("ssh_failed", SSHD, Action.LOGON, F, _ssh_auth_log_client_info("Failed")),
+    _rule("ssh_partial", SSHD, Action.AUTHENTICATION, S, _ssh_auth_log_client_info("Partial")),
+    _rule("ssh_postponed", SSHD, Action.AUTHENTICATION, U, _ssh_auth_log_client_info("Postponed")),
     _rule("ssh_accepted_ambiguous_peer", SSHD, Action.LOGON, S, _ssh_auth_log_ambiguous("Accepted"),
           peer_ambiguous=True),
     _rule("ssh_failed_ambiguous_peer", SSHD, Action.LOGON, F, _ssh_auth_log_ambiguous("Failed"), peer_ambiguous=True),
@@ -418,6 +430,7 @@ class _Resolution:
     rule: Rule
     field_groups: tuple[tuple[int, str], ...]  # (group number in the combined pattern, event field)
     extra_groups: tuple[tuple[int, str], ...]  # (group number in the combined pattern, extra key)
+    flag_groups: tuple[tuple[int, str], ...]  # a ``flag_x`` group sets extra x=True when it matched text
     constant_fields: tuple[tuple[str, str], ...]
     constant_extra: dict[str, Any]  # with the rule's name as "auth_event"
 
@@ -430,11 +443,10 @@ class _Resolution:
         for number, name in self.extra_groups:
             value = match[number]
             if value is not None:
-                if name.startswith("flag_"):
-                    if value:
-                        extra[name[5:]] = True
-                else:
-                    extra[name] = value
+                extra[name] = value
+        for number, name in self.flag_groups:
+            if match[number]:
+                extra[name] = True
         for name, value in self.constant_fields:
             setattr(event, name, value)
         for number, name in self.field_groups:
@@ -546,10 +558,14 @@ def _first_of(items: Any) -> frozenset[str] | None:
 def _resolution(index: int, rule: Rule, pattern: re.Pattern[str]) -> _Resolution:
     """A group ``user__x`` fills ``user`` too (one field matched in two alternatives); ``flag_x`` sets extra x=True."""
     groups = [(pattern.groupindex[f"g{index}_{name}"], name.split("__")[0]) for name in rule.pattern.groupindex]
+    fields_ = [(number, name) for number, name in groups if name in _FIELD_NAMES]
+    flags = [(number, name.removeprefix("flag_")) for number, name in groups if name.startswith("flag_")]
+    extras = [(number, name) for number, name in groups if name not in _FIELD_NAMES and not name.startswith("flag_")]
     return _Resolution(
         rule=rule,
-        field_groups=tuple((number, name) for number, name in groups if name in _FIELD_NAMES),
-        extra_groups=tuple((number, name) for number, name in groups if name not in _FIELD_NAMES),
+        field_groups=tuple(fields_),
+        extra_groups=tuple(extras),
+        flag_groups=tuple(flags),
         constant_fields=tuple((name, str(value)) for name, value in rule.constants.items() if name in _FIELD_NAMES),
         constant_extra={"auth_event": rule.name}
         | {name: value for name, value in rule.constants.items() if name not in _FIELD_NAMES},
@@ -608,11 +624,18 @@ def _find(program: str, message: str) -> tuple[_Resolution, re.Match[str], dict[
     (kept as ``pam_module``, ``pam_service``, ``pam_type``).
     """
     text, context = message.lstrip(), {}
-    if text[:1] in _WRAPPER_STARTS:  # most messages have no wrapping: one set lookup
-        unwrapped = _unwrap(text, context)
-        if unwrapped is None:
-            return None
-        text = unwrapped
+    first = text[:1]
+    if first in _WRAPPER_STARTS:  # most messages have no wrapping: one set lookup
+        if first != "p":
+            unwrapped = _unwrap(text, context)
+            if unwrapped is None:
+                return None
+            text = unwrapped
+        if text.startswith("pam_"):
+            pam = _PAM_PREFIX.match(text)
+            if pam is not None:
+                text = text[pam.end() :]
+                context.update(pam.groupdict())
     found = rules_for(program).find(text)
     return None if found is None else (*found, context)
 
@@ -621,7 +644,7 @@ _WRAPPER_STARTS = frozenset("[mlefp")
 
 
 def _unwrap(text: str, context: dict[str, Any]) -> str | None:
-    """``text`` without the wrappings ``_find`` names (recording what they said in ``context``)."""
+    """``text`` without a Solaris message ID, a repeat wrapper and sshd's level (``context`` records them)."""
     if text.startswith("[ID "):  # Solaris syslogd: "[ID 800047 auth.info] "
         vendor = _SOLARIS_MSGID.match(text)
         if vendor is not None:
@@ -633,11 +656,6 @@ def _unwrap(text: str, context: dict[str, Any]) -> str | None:
         text, context["repeat_count"] = repeated["message"], int(repeated["count"])
     if text.startswith(("error: ", "fatal: ")):
         text = text[7:]
-    if text.startswith("pam_"):
-        pam = _PAM_PREFIX.match(text)
-        if pam is not None:
-            text = text[pam.end() :]
-            context.update(pam.groupdict())
     return text
 
 
