@@ -75,6 +75,7 @@ LOGIND = frozenset({"systemd-logind"})
 LOGIN = frozenset({"login", "getty", "agetty", "mingetty"})
 CRON = frozenset({"cron", "crond"})
 KERBEROS_LOGIN = frozenset({"klogind", "eklogind", "kshd"})
+R_SERVICES = frozenset({"rlogind", "in.rlogind", "rshd", "in.rshd"})
 FTPD = frozenset({"ftpd", "in.ftpd", "vsftpd", "proftpd"})
 GDM = frozenset({"gdm", "gdm-binary", "gdm-password"})
 RSYSLOG = frozenset({"rsyslogd"})
@@ -226,6 +227,9 @@ RULES: tuple[Rule, ...] = (
           r"^Unable to negotiate with (?P<source_ip>\S+) port (?P<source_port>\d+): (?P<reason>no matching [^.]+)"),
     _rule("ssh_login_timeout", SSHD, Action.NETWORK, F,  # LoginGraceTime expired
           r"^Timeout before authentication for (?P<source_ip>\S+?)(?: port (?P<source_port>\d+))?\s*$"),
+    _rule("ssh_connection_dropped", SSHD, Action.NETWORK, F,  # MaxStartups (8.x), PerSourcePenalties (9.8+)
+          r"^drop connection #\d+ from \[(?P<source_ip>[^\]\s]+)\]:(?P<source_port>\d+) on "
+          r"\[(?P<local_address>[^\]\s]+)\]:(?P<local_port>\d+) (?P<reason>.*?)\s*$"),
     _rule("ssh_possible_break_in", SSHD, Action.NETWORK, U,  # 7.x dropped the "- POSSIBLE BREAK-IN" suffix
           r"^(?:reverse mapping checking getaddrinfo for (?P<source_host>\S+) \[(?P<source_ip>[^\]]+)\] failed"
           r"|Address (?P<address>\S+) maps to (?P<mapped_host>\S+), but this does not map back to the address)",
@@ -336,6 +340,8 @@ RULES: tuple[Rule, ...] = (
           r"^LOGIN ON '?(?P<tty>[^' ]+)'? BY '?(?P<user>[^' ]+)'?(?: FROM '?(?P<source_ip>[^' ]+))?"),
     _rule("cron_command", CRON, Action.COMMAND, S, r"^\((?P<user>[^)]+)\) CMD \((?P<command>.*)\)\s*$"),
     _rule("kerberos_login_failed", KERBEROS_LOGIN, Action.AUTHENTICATION, F, r"^Kerberos authentication failed"),
+    _rule("r_services_illegal_port", R_SERVICES, Action.NETWORK, F,  # the client port is not a privileged one
+          r"^Connection from (?P<source_ip>\S+) on illegal port"),
     _rule("kerberos_login_refused", KERBEROS_LOGIN, Action.AUTHENTICATION, F,
           r"^Authentication failed from (?P<source_ip>\S+) \((?P<source_host>[^)]*)\): (?P<reason>.*)"),
     _rule("gdm_failed", GDM, Action.AUTHENTICATION, F, r"^Couldn't authenticate user"),
