@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from evidence.parsers.auth_messages import (
     Classification,
     apply_classification,
     classify,
+    first_characters,
     normalise_program,
     rules_for,
 )
@@ -313,3 +315,38 @@ def test_apply_classification_leaves_unknown_messages_and_unnamed_fields_alone()
     event = Event(time=None, program="systemd-logind", message="Removed session 9.", user="kept")
     apply_classification(event)
     assert (event.action, event.session_id, event.user) == (SE, "9", "kept")
+
+
+def _first_rule_by_brute_force(program: str, text: str) -> str | None:
+    """The reference the compiled, first-character-dispatched rule sets must agree with: each rule in order."""
+    name = normalise_program(program)
+    for rule in RULES:
+        if (not rule.programs or name in rule.programs) and rule.pattern.match(text):
+            return rule.name
+    return None
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [(case[1], case[2]) for case in CASES] + [(row.program, row.message) for row in COVERAGE if row.message],
+)
+def test_the_dispatched_rule_sets_pick_the_rule_a_plain_scan_picks(program, message):
+    found = classify(program, message)
+    text = message.lstrip()
+    for prefix in ("[ID 800047 auth.info] ", "error: ", "fatal: "):
+        text = text.removeprefix(prefix)
+    repeated = re.match(r"message repeated \d+ times: \[ (.*)\]$", text)
+    text = re.sub(r"^pam_\w+\([^:)]+:\w+\): ", "", repeated[1] if repeated else text)
+    assert (found.extra["auth_event"] if found else None) == _first_rule_by_brute_force(program, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "first"),
+    [(r"^Accepted", "A"), (r"^(?:Invalid|Illegal) user", "II"), (r"^(?:PAM )?[0-9]+ more", "0123456789P"),
+     (r"^[+-] ", "+-"), (r"^(?P<user>\S+) : ", None), (r"^(?:x)?(?:y)?z", "xyz"), (r"^a*b", "ab"), (r"^.*b", None)],
+)  # fmt: skip
+def test_first_characters_of_a_pattern(pattern, first):
+    found = first_characters(re.compile(pattern))
+    assert (None if found is None else "".join(sorted(found))) == (
+        None if first is None else "".join(sorted(set(first)))
+    )
