@@ -525,6 +525,8 @@ class RuleSet:
 
 def first_characters(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """The characters a match of ``pattern`` (anchored with ^) can start with, or None if it could be any."""
+    if pattern.flags & re.IGNORECASE:
+        return None
     try:
         return _first_of(re_parser.parse(pattern.pattern[1:], pattern.flags).data)
     except Exception:  # an internal module: if its shape changes, every rule is simply tried  # noqa: BLE001
@@ -551,8 +553,8 @@ def _first_of(items: Any) -> frozenset[str] | None:
             else:
                 return None
         return frozenset(characters)
-    if op is re_constants.SUBPATTERN:
-        return _first_of(argument[-1].data)
+    if op is re_constants.SUBPATTERN:  # (group, add_flags, del_flags, pattern)
+        return None if argument[1] & re.IGNORECASE else _first_of(argument[-1].data)
     if op is re_constants.BRANCH:
         starts = [_first_of(branch.data) for branch in argument[1]]
         return None if any(start is None for start in starts) else frozenset().union(*starts)  # type: ignore[arg-type]

@@ -343,7 +343,8 @@ def test_the_dispatched_rule_sets_pick_the_rule_a_plain_scan_picks(program, mess
 @pytest.mark.parametrize(
     ("pattern", "first"),
     [(r"^Accepted", "A"), (r"^(?:Invalid|Illegal) user", "II"), (r"^(?:PAM )?[0-9]+ more", "0123456789P"),
-     (r"^[+-] ", "+-"), (r"^(?P<user>\S+) : ", None), (r"^(?:x)?(?:y)?z", "xyz"), (r"^a*b", "ab"), (r"^.*b", None)],
+     (r"^[+-] ", "+-"), (r"^(?P<user>\S+) : ", None), (r"^(?:x)?(?:y)?z", "xyz"), (r"^a*b", "ab"), (r"^.*b", None),
+     (r"^(?i:abc)", None), (r"(?i)^abc", None)],
 )  # fmt: skip
 def test_first_characters_of_a_pattern(pattern, first):
     found = first_characters(re.compile(pattern))
