@@ -133,3 +133,21 @@ def test_a_ruser_with_spaces_makes_the_pam_peer_ambiguous_not_chosen():
     event = parse(HEADER + "rlogind[1]: pam_unix(rlogin:auth): authentication failure; logname= uid=0 euid=0 "
                   "tty=rlogin ruser=a rhost=10.9.9.9 rhost=203.0.113.9  user=b")  # fmt: skip
     assert (event.outcome, event.source_ip, event.extra["peer_ambiguous"]) == (Outcome.FAILURE, "", True)
+
+
+# Messages whose last part after the address is the client's text (a disconnect reason, the algorithms it offered,
+# dropbear's exit reason, which may quote the client): appending there is what a client can do.
+CLIENT_TEXT_LAST = {
+    "ssh_received_disconnect", "ssh_client_gave_up", "ssh_unable_to_negotiate", "dropbear_exit_after_failures",
+    "dropbear_exit_before_auth", "dropbear_exit",
+}  # fmt: skip
+PEER_ROWS = [row for row in COVERAGE if row.rule in CLIENT_TEXT_LAST and row.peer]
+TRAILERS = (" from 10.9.9.9 port 1", " 10.9.9.9 port 1", " [10.9.9.9]", " rhost=10.9.9.9", " via 10.9.9.9",
+            " from <10.9.9.9:1>", " from ::ffff:10.9.9.9 port 1 ssh2", " from 2001:db8::bad")  # fmt: skip
+
+
+@pytest.mark.parametrize("trailer", TRAILERS)
+@pytest.mark.parametrize("row", PEER_ROWS, ids=[f"{row.rule}:{row.message[:50]}" for row in PEER_ROWS])
+def test_client_text_at_the_end_never_becomes_the_address(row, trailer):
+    event = parse(HEADER + f"{row.program}[4242]: {row.message}{trailer}")
+    assert (event.extra["auth_event"], event.source_ip) == (row.rule, row.peer)
