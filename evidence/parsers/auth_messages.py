@@ -667,6 +667,7 @@ def _unwrap(text: str, context: dict[str, Any]) -> str | None:
     return text
 
 
+@functools.lru_cache(maxsize=8192)  # the same peers recur line after line
 def is_ip_address(text: str) -> bool:
     """A literal IPv4 or IPv6 address (v4-mapped and scoped ones too), not a host name."""
     if _IPV4.fullmatch(text):

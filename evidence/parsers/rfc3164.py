@@ -53,13 +53,12 @@ _LINE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _SECONDS = tuple(timedelta(seconds=second) for second in range(60))
-_NUMBER = re.compile(r"[0-9]{1,10}")
 _OCTAL_ESCAPE = re.compile(r"#(00[1-7]|0[1-3][0-7]|177)")  # control characters only; never NUL
 
 
 def small_number(text: str | None) -> int | None:
     """A PID or level: up to ten ASCII digits, else ``None`` (never a ``ValueError`` on odd input)."""
-    return int(text) if text and _NUMBER.fullmatch(text) else None
+    return int(text) if text and len(text) <= 10 and text.isascii() and text.isdigit() else None
 
 
 def syslog_priority(pri: str) -> dict[str, str]:
