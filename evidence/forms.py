@@ -51,7 +51,7 @@ class EventFilterForm(forms.Form):
         required=False,
         max_length=255,
         label="Peer address or host",
-        help_text="The client's address (IPv4, IPv6, v4-mapped) or the host name a daemon logged instead",
+        help_text="An address (IPv4 or IPv6) or the host name a daemon logged",
     )
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *((a.value, a.value) for a in Action)])
     outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *((o.value, o.value) for o in Outcome)])
