@@ -344,9 +344,12 @@ COVERAGE: tuple[Coverage, ...] = (
     Coverage("sudo logging.c", "%s : command not allowed ; TTY=%s ; ...", "sudo",
              "dave : command not allowed ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/bash", "sudo_refused", PU, FAIL,
              "dave"),
-    Coverage("sudo via pam_unix", "authentication failure; logname=%s ... user=%s", "sudo",
+    Coverage("sudo via pam_unix", "authentication failure; logname=%s ... ruser=%s rhost=%s  user=%s", "sudo",
              "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice "
-             "rhost=  user=alice", "pam_auth_failure", AU, FAIL, "alice"),
+             "rhost=  user=alice", "pam_switch_user_failure", AU, FAIL, "alice"),
+    Coverage("su via pam_unix (caller in ruser=, target in user=)", "authentication failure; ... ruser=%s rhost=%s  user=%s",
+             "su", "pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/0 ruser=alice rhost=  "
+             "user=root", "pam_switch_user_failure", AU, FAIL, "alice"),
     Coverage("sudo via pam_unix", "session opened for user %s(uid=%d) by %s(uid=%d)", "sudo",
              "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)", "sudo_session_opened", SS,
              OK, "alice"),

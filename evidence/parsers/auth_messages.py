@@ -378,6 +378,9 @@ RULES: tuple[Rule, ...] = (
     _rule("clock_adjusted", TIME_DAEMONS, Action.CLOCK_CHANGE, S,  # openntpd
           r"^adjusting (?:local )?clock by (?P<offset>[-+]?[\d.]+)s"),
     # --- PAM, from any service (after the service-specific rules; the "pam_unix(sshd:auth): " prefix is removed) --
+    _rule("pam_switch_user_failure", SU | SUDO, Action.AUTHENTICATION, F,  # the caller is ruser=, user= the target
+          r"^authentication failure; logname=(?P<logname>\S*) uid=(?P<uid>\d*) euid=\d* tty=(?P<tty>\S*) "
+          r"ruser=(?P<user>\S+) rhost=(?P<source_ip>\S*) +user=(?P<target_user>.*?)\s*$"),
     _rule("pam_auth_failure", ANY, Action.AUTHENTICATION, F,
           r"^authentication failure; " + _PAM_AUTH_FAILURE_TAIL),
     _rule("pam_more_auth_failures", ANY, Action.AUTHENTICATION, F,
