@@ -129,7 +129,8 @@ CASES: list[tuple[str, str, str, Action, Outcome, dict[str, Any]]] = [
     ("su_failed_bsd", "su", "BAD SU alice to news on /dev/ttys001", AU, FAIL, {"user": "alice", "target_user": "news"}),
     ("su_succeeded_bsd", "su", "alice to news", AU, OK, {"user": "alice", "target_user": "news"}),
     ("pam_switch_user_failure", "su", "pam_unix(su-l:auth): authentication failure; logname=alice uid=1000 euid=0 "
-     "tty=/dev/pts/1 ruser=alice rhost=  user=root", AU, FAIL, {"user": "alice", "target_user": "root", "source_ip": ""}),
+     "tty=/dev/pts/1 ruser=alice rhost=  user=root", AU, FAIL,
+     {"user": "alice", "target_user": "root", "source_ip": ""}),
     # sudo
     ("sudo_command", "sudo", "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id", PU, OK,
      {"user": "alice", "target_user": "root", "command": "/usr/bin/id", "tty": "pts/0", "pwd": "/home/alice"}),
