@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -16,13 +17,15 @@ def visible_events(user: Any) -> QuerySet[Event]:
 
 
 def filter_events(events: QuerySet[Event], data: dict[str, Any]) -> QuerySet[Event]:
-    """Apply explorer filters (cleaned form data): source, host, user, action, outcome, time range,
-    job, and a control (through the mapping rules that give it evidence)."""
+    """Apply explorer filters (cleaned form data): source, host, user, peer address, action, outcome, time
+    range, job, and a control (through the mapping rules that give it evidence)."""
     if data.get("source"):
         events = events.filter(source=data["source"])
     for name in ("host", "user", "action", "outcome"):
         if data.get(name):
             events = events.filter(**{name: data[name]})
+    if data.get("source_ip"):
+        events = events.filter(peer_query(data["source_ip"]))
     if data.get("since"):
         events = events.filter(time__gte=data["since"])
     if data.get("until"):
@@ -37,6 +40,23 @@ def filter_events(events: QuerySet[Event], data: dict[str, Any]) -> QuerySet[Eve
             query |= rule.as_q(sources)
         events = events.filter(query)
     return events
+
+
+def peer_query(text: str) -> Q:
+    """Events whose peer is ``text``: the address as logged (an IPv4 address also in its v4-mapped IPv6 form,
+    and back) or the host name a daemon logged instead of an address (``extra["source_host"]``, e.g. PAM's
+    ``rhost=`` or sshd with UseDNS)."""
+    value = text.strip()
+    query = Q(source_ip__iexact=value) | Q(extra__source_host__iexact=value)
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return query
+    mapped = address if isinstance(address, ipaddress.IPv4Address) else address.ipv4_mapped
+    if mapped is None:
+        return query | Q(source_ip__iexact=address.compressed)
+    forms = {str(mapped), f"::ffff:{mapped}", ipaddress.IPv6Address(f"::ffff:{mapped}").compressed}
+    return query | Q(source_ip__in=forms) | Q(source_ip__iexact=f"::ffff:{mapped}")
 
 
 CSV_HEADER = ("id", "time_utc", "source", *DESCRIPTIVE_FIELDS, "job", "raw_offset", "raw_length", "leaf_sha256")

@@ -143,7 +143,19 @@ class JobViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 EVENT_FILTERS = [
     OpenApiParameter(name, OpenApiTypes.STR)
-    for name in ("source", "host", "user", "action", "outcome", "since", "until", "edition", "control", "job")
+    for name in (
+        "source",
+        "host",
+        "user",
+        "source_ip",
+        "action",
+        "outcome",
+        "since",
+        "until",
+        "edition",
+        "control",
+        "job",
+    )
 ]
 
 

@@ -66,6 +66,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"{self.time} {self.host} {self.action} {self.user}"
 
+    @property
+    def peer(self) -> str:
+        """The client's address, or the host name a daemon logged instead (``extra["source_host"]``)."""
+        host = self.extra.get("source_host", "") if isinstance(self.extra, dict) else ""
+        return self.source_ip or (host if isinstance(host, str) else "")
+
 
 class ChainLink(models.Model):
     """One batch in a source's hash chain: ``link_hash = SHA-256(prev_hash | seq | count | root)``."""

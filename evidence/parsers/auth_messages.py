@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import re._constants as re_constants
+import re._parser as re_parser
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -73,74 +75,199 @@ LOGIND = frozenset({"systemd-logind"})
 LOGIN = frozenset({"login", "getty", "agetty", "mingetty"})
 CRON = frozenset({"cron", "crond"})
 KERBEROS_LOGIN = frozenset({"klogind", "eklogind", "kshd"})
+R_SERVICES = frozenset({"rlogind", "in.rlogind", "rshd", "in.rshd"})
 FTPD = frozenset({"ftpd", "in.ftpd", "vsftpd", "proftpd"})
 GDM = frozenset({"gdm", "gdm-binary", "gdm-password"})
 RSYSLOG = frozenset({"rsyslogd"})
 JOURNALD = frozenset({"systemd-journald"})
 AUDITD = frozenset({"auditd"})
+DROPBEAR = frozenset({"dropbear"})
+XINETD = frozenset({"xinetd"})
 TIME_DAEMONS = frozenset(
     {"chronyd", "ntpd", "ntpdate", "openntpd", "systemd-timesyncd", "systemd", "systemd-timedated"}
 )
 
 # Shared fragments (kept small: each rule should still read as the message it matches).
-_FROM_ADDRESS = r"from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?"
-_SSH_LINE_END = r"(?: ssh2)?(?: \[preauth\])?\s*$"
-_PAM_AUTH_FAILURE_TAIL = (
+#
+# Where the peer address is (issue 13): sshd prints the client's user name unbounded and before the address, and
+# some messages carry client text after it too (certificate key IDs, hostbased client names, disconnect reasons).
+# So every rule anchors the address on text the daemon wrote: the rest of the line after the address must be
+# daemon text up to the end of the line (" port N", " ssh2", ": KEYTYPE FINGERPRINT", " [preauth]"). Only the
+# place where the daemon put the address can satisfy that (after any other place, the real address and its
+# " port N" follow), so the parse is the same whatever the user name contains. Where client text follows the
+# address too, a line is only read when exactly one place could hold the address; otherwise the attempt is still
+# stored, with ``peer_ambiguous`` and neither user nor address.
+_PREAUTH = r"(?: \[preauth\])?\s*$"
+_SSH_PEER = r"from (?P<source_ip>\S+) port (?P<source_port>\d+)"
+_SSH_ANCHOR = r" from \S+ port \d+ ssh[12]\b"  # where auth_log() puts the address; never inside a trusted parse
+_KEY_TYPE = r"[A-Z][A-Z0-9-]*(?:@openssh\.com)?"
+_FINGERPRINT = r"(?:(?:SHA256|SHA384|SHA512|SHA1|MD5):[A-Za-z0-9+/=:]+|[0-9a-f]{2}(?::[0-9a-f]{2}){15})"  # no spaces
+_NO_ANCHOR = rf"(?:(?!{_SSH_ANCHOR}).)*"
+_SSH_USER = r"for (?:(?P<flag_invalid_user>invalid user |illegal user ))?"
+
+
+def _ssh_auth_log(verb: str) -> str:
+    """OpenSSH auth_log(): "%s %s%s%s for %s%.100s from %.200s port %d ssh2%s%s" (5.x: "... port %d%s").
+
+    The usual line: nothing the client chose after the address (a key's type and fingerprint at most).
+    """
+    return (
+        rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}(?P<user>.*?) {_SSH_PEER}(?: ssh[12])?"
+        rf"(?:: (?P<key_type>{_KEY_TYPE}) (?P<key_fingerprint>{_FINGERPRINT}))?{_PREAUTH}"
+    )
+
+
+def _ssh_auth_log_client_info(verb: str) -> str:
+    """An auth_log() line with client text after the address (certificate ID, hostbased client names): read
+    only when neither the user nor that text holds another place for an address."""
+    return (
+        rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}(?P<user>{_NO_ANCHOR}) {_SSH_PEER} "
+        rf"ssh[12]: (?P<auth_info>{_NO_ANCHOR}?){_PREAUTH}"
+    )
+
+
+def _ssh_auth_log_ambiguous(verb: str) -> str:
+    """An auth_log() line whose address could be in more than one place: neither user nor address is kept."""
+    return rf"^{verb} (?P<auth_method>[\w@.-]+(?:/[\w@.-]+)?) {_SSH_USER}.*{_SSH_ANCHOR}: "
+
+
+_PAM_AUTH_FAILURE_TAIL = (  # pam_unix: "... tty=%s ruser=%s rhost=%s %s%s" with " user=%s" last (pam_sss: one space)
     r"logname=(?P<logname>\S*) uid=(?P<uid>\d*) euid=\d* tty=(?P<tty>\S*) ruser=(?P<ruser>\S*) rhost=(?P<source_ip>\S*)"
-    r"(?:\s+user=(?P<user>\S+))?"
+    r"(?: +user=(?P<user>.*?))?\s*$"
 )
 _SUDO_TAIL = (
     r"TTY=(?P<tty>[^ ;]*) ; PWD=(?P<pwd>.*?) ; USER=(?P<target_user>[^ ;]+)"
     r"(?: ; (?!COMMAND=)[A-Z_]+=[^;]*)* ; COMMAND=(?P<command>.*?)\s*$"
 )
 _OPENED_BY = r" by (?P<user>[^\s(]*)(?:\(uid=(?P<uid>\d+)\))?"
+_DROPBEAR_PEER = r"\[?(?P<source_ip>[^\s\[\]]+?)\]?:(?P<source_port>\d+)\s*$"  # "192.0.2.1:5678", "[2001:db8::1]:5678"
+
+
+def _su_rules(name: str, outcome: Outcome, pattern: str) -> tuple[Rule, Rule]:
+    """su to root is privilege use (``{name}_root``); to anyone else an authentication as that user (``name``).
+
+    ``{target}`` (and ``{target__x}`` for a second alternative) in ``pattern`` stands for the target user.
+    """
+
+    def target(user: str) -> dict[str, str]:
+        return {"target": f"(?P<target_user>{user})", "target__log": f"(?P<target_user__log>{user})"}
+
+    return (
+        _rule(f"{name}_root", SU, Action.PRIVILEGE_USE, outcome, pattern.format(**target("root"))),
+        _rule(name, SU, Action.AUTHENTICATION, outcome, pattern.format(**target(r"[^\s)':]+"))),
+    )
+
 
 S, F, U = Outcome.SUCCESS, Outcome.FAILURE, Outcome.UNKNOWN  # short names keep the table one rule per line or two
 
 # fmt: off
 RULES: tuple[Rule, ...] = (
-    # --- OpenSSH ------------------------------------------------------------------------------------------------
-    _rule("ssh_accepted", SSHD, Action.LOGON, S,
-          r"^Accepted (?P<auth_method>[\w/-]+) for (?P<user>.*?) " + _FROM_ADDRESS
-          + r"(?: ssh2)?(?:: (?P<key_type>\S+) (?P<key_fingerprint>\S+))?"),
-    _rule("ssh_failed_invalid_user", SSHD, Action.LOGON, F,
-          r"^Failed (?P<auth_method>[\w/-]+) for invalid user (?P<user>.*?) " + _FROM_ADDRESS + _SSH_LINE_END,
+    # --- OpenSSH: auth_log() ------------------------------------------------------------------------------------
+    _rule("ssh_accepted", SSHD, Action.LOGON, S, _ssh_auth_log("Accepted")),
+    _rule("ssh_failed", SSHD, Action.LOGON, F, _ssh_auth_log("Failed")),
+    _rule("ssh_partial", SSHD, Action.AUTHENTICATION, S, _ssh_auth_log("Partial")),  # one of AuthenticationMethods
+    _rule("ssh_postponed", SSHD, Action.AUTHENTICATION, U, _ssh_auth_log("Postponed")),
+    # the same messages with client text after the address (a rule may have variants: same name, action, outcome)
+    _rule("ssh_accepted", SSHD, Action.LOGON, S, _ssh_auth_log_client_info("Accepted")),
+    _rule("ssh_failed", SSHD, Action.LOGON, F, _ssh_auth_log_client_info("Failed")),
+    _rule("ssh_partial", SSHD, Action.AUTHENTICATION, S, _ssh_auth_log_client_info("Partial")),
+    _rule("ssh_postponed", SSHD, Action.AUTHENTICATION, U, _ssh_auth_log_client_info("Postponed")),
+    _rule("ssh_accepted_ambiguous_peer", SSHD, Action.LOGON, S, _ssh_auth_log_ambiguous("Accepted"),
+          peer_ambiguous=True),
+    _rule("ssh_failed_ambiguous_peer", SSHD, Action.LOGON, F, _ssh_auth_log_ambiguous("Failed"), peer_ambiguous=True),
+    # --- OpenSSH: other messages about one attempt ----------------------------------------------------------------
+    _rule("ssh_invalid_user", SSHD, Action.LOGON, F,  # 3.x-4.x "Illegal user", 7.x+ with the port
+          r"^(?:Invalid|Illegal) user (?P<user>.*?) from (?P<source_ip>\S+)(?: port (?P<source_port>\d+))?" + _PREAUTH,
           invalid_user=True),
-    _rule("ssh_failed", SSHD, Action.LOGON, F,
-          r"^Failed (?P<auth_method>[\w/-]+) for (?P<user>.*?) " + _FROM_ADDRESS + _SSH_LINE_END),
-    _rule("ssh_invalid_user", SSHD, Action.LOGON, F,
-          r"^Invalid user (?P<user>.*?) " + _FROM_ADDRESS + _SSH_LINE_END, invalid_user=True),
-    _rule("ssh_user_not_allowed", SSHD, Action.LOGON, F,
-          r"^User (?P<user>\S+) from (?P<source_ip>\S+) not allowed because (?P<reason>.+)"),
+    _rule("ssh_invalid_user_request", SSHD, Action.LOGON, F,  # 5.x-7.x echo of "Invalid user" (no address)
+          r"^input_userauth_request: (?:invalid|illegal) user (?P<user>.*?)" + _PREAUTH,
+          invalid_user=True, echo_of="ssh_invalid_user"),
+    _rule("ssh_user_not_allowed", SSHD, Action.LOGON, F,  # the account exists: pw_name has no spaces
+          r"^User (?P<user>\S+) (?:from (?P<source_ip>\S+) )?not allowed because (?P<reason>.+?)\s*$"),
+    _rule("ssh_root_refused", SSHD, Action.LOGON, F,  # PermitRootLogin no
+          r"^ROOT LOGIN REFUSED FROM (?P<source_ip>\S+?)(?: port (?P<source_port>\d+))?" + _PREAUTH, user="root"),
     _rule("ssh_max_auth_attempts", SSHD, Action.LOGON, F,
-          r"^maximum authentication attempts exceeded for (?:invalid user )?(?P<user>.*?) "
-          + _FROM_ADDRESS),
-    _rule("ssh_too_many_failures", SSHD, Action.LOGON, F,
-          r"^Disconnecting(?: \S+)?: Too many authentication failures"
-          r"(?: for (?:invalid user )?(?P<user>[^\[]*?))?(?: \[preauth\])?$"),
-    _rule("ssh_pam_failure", SSHD, Action.AUTHENTICATION, F,
-          r"^PAM: Authentication failure for (?:illegal user |invalid user )?(?P<user>.*?) "
-          r"from (?P<source_ip>\S+)$"),
+          r"^maximum authentication attempts exceeded " + _SSH_USER + r"(?P<user>.*?) " + _SSH_PEER
+          + r"(?: ssh[12])?" + _PREAUTH),
+    _rule("ssh_too_many_failures", SSHD, Action.LOGON, F,  # 5.x-7.x without the address, 8.x+ with it
+          r"^Disconnecting(?:: Too many authentication failures(?: " + _SSH_USER + r"(?P<user>.*?))?"
+          r"| (?P<user_state>authenticating|invalid) user (?P<user__peer>.*?) (?P<source_ip>\S+) "
+          r"port (?P<source_port>\d+): Too many authentication failures)" + _PREAUTH),
+    _rule("ssh_pam_failure", SSHD, Action.AUTHENTICATION, F,  # "via" (macOS) names the local address
+          r"^PAM: (?P<reason>[^:]+?) for (?:(?P<flag_invalid_user>illegal user |invalid user ))?(?P<user>.*?) "
+          r"from (?P<source_ip>\S+)(?: via (?P<local_address>\S+))?\s*$"),
     _rule("ssh_auth_aborted", SSHD, Action.LOGON, F,  # the client gave up (or was cut off) while authenticating
           r"^(?:Connection (?:closed|reset)|Disconnected) (?:by|from) (?P<user_state>authenticating|invalid) user "
-          r"(?P<user>.*?) (?P<source_ip>\S+) port (?P<source_port>\d+)"),
+          r"(?P<user>.*?) (?P<source_ip>\S+) port (?P<source_port>\d+)" + _PREAUTH),
     _rule("ssh_disconnected_user", SSHD, Action.LOGOFF, S,
-          r"^Disconnected from user (?P<user>.*?) (?P<source_ip>\S+) port (?P<source_port>\d+)"),
+          r"^Disconnected from user (?P<user>.*?) (?P<source_ip>\S+) port (?P<source_port>\d+)\s*$"),
+    _rule("ssh_client_gave_up", SSHD, Action.LOGON, F,  # 14: no more auth methods; 13: cancelled; JSch "Auth fail"
+          r"^Received disconnect from (?P<source_ip>\S+)(?: port (?P<source_port>\d+):|:\s)\s?"
+          r"(?P<disconnect_code>1[34](?=: )|\d+(?=: .*\bAuth (?:fail|cancel))): (?P<reason>.*?)" + _PREAUTH),
+    # --- OpenSSH: connections ---------------------------------------------------------------------------------------
     _rule("ssh_connection_closed", SSHD, Action.NETWORK, U,
           r"^(?:Connection (?:closed|reset) by|Disconnected from) (?P<source_ip>[^\s\[]+)"
-          r"(?: port (?P<source_port>\d+))?"),
-    _rule("ssh_received_disconnect", SSHD, Action.NETWORK, U,
-          r"^Received disconnect from (?P<source_ip>\S+?)(?: port (?P<source_port>\d+))?:\s?"
-          r"(?P<disconnect_code>\d+): (?P<reason>.*?)(?: \[preauth\])?$"),
+          r"(?: port (?P<source_port>\d+))?" + _PREAUTH),
+    _rule("ssh_received_disconnect", SSHD, Action.NETWORK, U,  # the reason is the client's text
+          r"^Received disconnect from (?P<source_ip>\S+)(?: port (?P<source_port>\d+):|:\s)\s?"
+          r"(?P<disconnect_code>\d+): (?P<reason>.*?)" + _PREAUTH),
+    _rule("ssh_connection_from", SSHD, Action.NETWORK, U,
+          r"^Connection from (?P<source_ip>\S+) port (?P<source_port>\d+)(?: on (?P<local_address>\S+) port "
+          r"(?P<local_port>\d+))?"),
     _rule("ssh_no_identification", SSHD, Action.NETWORK, F,
-          r"^Did not receive identification string " + _FROM_ADDRESS),
-    _rule("ssh_possible_break_in", SSHD, Action.NETWORK, U,
+          r"^Did not receive identification string from (?P<source_ip>\S+?)(?: port (?P<source_port>\d+))?"
+          + _PREAUTH),
+    _rule("ssh_bad_banner", SSHD, Action.NETWORK, F,  # the version string is the client's: the address is last
+          r"^(?:Bad protocol version identification '(?P<client_version>.*)' from (?P<source_ip>\S+?)"
+          r"(?: port (?P<source_port>\d+))?" + _PREAUTH
+          + r"|banner exchange: Connection from (?P<source_ip__banner>\S+) port (?P<source_port__banner>\d+): "
+          r"(?P<reason>invalid format|could not read protocol version|[^:]*timeout[^:]*)"
+          r"|Protocol major versions differ for (?P<source_ip__major>\S+?)(?: port (?P<source_port__major>\d+))?: )"),
+    _rule("ssh_unable_to_negotiate", SSHD, Action.NETWORK, F,
+          r"^Unable to negotiate with (?P<source_ip>\S+) port (?P<source_port>\d+): (?P<reason>no matching [^.]+)"),
+    _rule("ssh_login_timeout", SSHD, Action.NETWORK, F,  # LoginGraceTime expired
+          r"^Timeout before authentication for (?P<source_ip>\S+?)(?: port (?P<source_port>\d+))?\s*$"),
+    _rule("ssh_connection_dropped", SSHD, Action.NETWORK, F,  # MaxStartups (8.x), PerSourcePenalties (9.8+)
+          r"^drop connection #\d+ from \[(?P<source_ip>[^\]\s]+)\]:(?P<source_port>\d+) on "
+          r"\[(?P<local_address>[^\]\s]+)\]:(?P<local_port>\d+) (?P<reason>.*?)\s*$"),
+    _rule("ssh_possible_break_in", SSHD, Action.NETWORK, U,  # 7.x dropped the "- POSSIBLE BREAK-IN" suffix
           r"^(?:reverse mapping checking getaddrinfo for (?P<source_host>\S+) \[(?P<source_ip>[^\]]+)\] failed"
-          r"|Address (?P<address>\S+) maps to (?P<mapped_host>\S+), but this does not map back to the address)"
-          r" - POSSIBLE BREAK-IN ATTEMPT!", alert="possible_break_in"),
+          r"|Address (?P<address>\S+) maps to (?P<mapped_host>\S+), but this does not map back to the address)",
+          alert="possible_break_in"),
     _rule("ssh_listening", SSHD, Action.SERVICE, S,
           r"^Server listening on (?P<listen_address>\S+) port (?P<listen_port>\d+)"),
     _rule("ssh_terminating", SSHD, Action.SERVICE, S, r"^Received signal (?P<signal>\d+); terminating"),
+    # --- Dropbear (svr-auth.c, svr-authpasswd.c, svr-authpubkey.c, svr-session.c) ----------------------------------
+    _rule("dropbear_password_succeeded", DROPBEAR, Action.LOGON, S,
+          r"^Password auth succeeded for '(?P<user>.*)' from " + _DROPBEAR_PEER, auth_method="password"),
+    _rule("dropbear_pubkey_succeeded", DROPBEAR, Action.LOGON, S,
+          r"^Pubkey auth succeeded for '(?P<user>.*)' with (?P<key>.*) from " + _DROPBEAR_PEER,
+          auth_method="publickey"),
+    _rule("dropbear_bad_password", DROPBEAR, Action.LOGON, F,
+          r"^Bad password attempt for '(?P<user>.*)' from " + _DROPBEAR_PEER, auth_method="password"),
+    _rule("dropbear_bad_pubkey", DROPBEAR, Action.LOGON, F,
+          r"^Pubkey auth bad signature for '(?P<user>.*)' with (?P<key>.*) from " + _DROPBEAR_PEER,
+          auth_method="publickey"),
+    _rule("dropbear_invalid_user", DROPBEAR, Action.LOGON, F,  # older releases do not name the user
+          r"^Login attempt for nonexistent user(?: '(?P<user>.*)')? from " + _DROPBEAR_PEER, invalid_user=True),
+    _rule("dropbear_disallowed", DROPBEAR, Action.LOGON, F,  # -w, -g, locked account, bad shell
+          r"^(?P<reason>root login rejected|User '(?P<user__d>.*)' (?:has (?:invalid|blank password)|is locked)"
+          r"[^']*|Login attempt with disallowed shell[^']*)"),
+    _rule("dropbear_exit_after_failures", DROPBEAR, Action.LOGON, F,  # the address (2014.63+) precedes the user
+          r"^Exit before auth(?: from <" + _DROPBEAR_PEER[:-4] + r">)?:? \(user '(?P<user>.*?)', "
+          r"(?P<failures>[1-9]\d*) fails?\): (?P<reason>.*)"),
+    _rule("dropbear_exit_before_auth", DROPBEAR, Action.NETWORK, U,
+          r"^Exit before auth(?: from <" + _DROPBEAR_PEER[:-4] + r">)?: (?:\(user '(?P<user>.*?)', 0 fails\): )?"
+          r"(?P<reason>.*)"),
+    _rule("dropbear_exit", DROPBEAR, Action.LOGOFF, S,
+          r"^Exit \((?P<user>[^)]*)\)(?: from <" + _DROPBEAR_PEER[:-4] + r">)?: (?P<reason>.*)"),
+    _rule("dropbear_connection", DROPBEAR, Action.NETWORK, U, r"^Child connection from " + _DROPBEAR_PEER),
+    # --- TCP wrappers (libwrap refuse(), in any daemon) and xinetd -------------------------------------------------
+    _rule("tcp_wrappers_refused", ANY, Action.NETWORK, F,
+          r"^refused connect from (?:(?P<ident_user>[^@\s]+)@)?(?:(?P<source_host>[^\s(]+) \((?P<source_ip>[^\s)]+)\)"
+          r"|(?P<source_ip__only>\S+))\s*$"),
+    _rule("xinetd_refused", XINETD, Action.NETWORK, F,
+          r"^FAIL: (?P<service>\S+) (?P<reason>\S+) from=(?P<source_ip>\S+)\s*$"),
     # --- su: to root is privilege use, to anyone else a session as that user --------------------------------
     _rule("su_session_opened_root", SU, Action.PRIVILEGE_USE, S,
           r"^session opened for user (?P<target_user>root)(?:\(uid=0\))?" + _OPENED_BY),
@@ -148,14 +275,18 @@ RULES: tuple[Rule, ...] = (
           r"^session opened for user (?P<target_user>[^\s(]+)(?:\(uid=\d+\))?" + _OPENED_BY),
     _rule("su_session_closed", SU, Action.SESSION_END, S,
           r"^session closed for user (?P<target_user>\S+)"),
-    _rule("su_failed_root", SU, Action.PRIVILEGE_USE, F,
-          r"^FAILED SU \(to (?P<target_user>root)\) (?P<user>\S+) on (?P<tty>\S+)"),
-    _rule("su_failed", SU, Action.AUTHENTICATION, F,
-          r"^FAILED SU \(to (?P<target_user>[^)]+)\) (?P<user>\S+) on (?P<tty>\S+)"),
-    _rule("su_failed_root_bsd", SU, Action.PRIVILEGE_USE, F,  # RFC 3164 section 5.4's example
-          r"^'su (?P<target_user>root)' failed for (?P<user>\S+) on (?P<tty>\S+)"),
-    _rule("su_successful", SU, Action.AUTHENTICATION, S,
-          r"^Successful su for (?P<target_user>\S+) by (?P<user>\S+)"),
+    *_su_rules("su_failed", F, r"^FAILED SU \(to {target}\) (?P<user>\S+) on (?P<tty>\S+)"),  # util-linux
+    *_su_rules("su_succeeded", S, r"^\(to {target}\) (?P<user>\S+) on (?P<tty>\S+)\s*$"),  # util-linux
+    *_su_rules("su_failed_solaris", F, r"^'su {target}' failed for (?P<user>\S+) on (?P<tty>\S+)"),  # RFC 3164 5.4
+    *_su_rules("su_succeeded_solaris", S, r"^'su {target}' succeeded for (?P<user>\S+) on (?P<tty>\S+)"),
+    *_su_rules("su_failed_bsd", F, r"^BAD SU (?P<user>\S+) to {target}(?: on (?P<tty>\S+))?\s*$"),  # BSD, macOS
+    *_su_rules("su_succeeded_bsd", S, r"^(?P<user>[^\s(]\S*) to {target}(?: on (?P<tty>\S+))?\s*$"),
+    *_su_rules("su_failed_shadow", F, r"^(?:FAILED su for {target} by (?P<user>\S+)"  # shadow-utils su and sulog
+                                      r"|- (?P<tty>\S+) (?P<user__log>[^\s:]+):{target__log}\s*$)"),
+    *_su_rules("su_succeeded_shadow", S, r"^(?:Successful su for {target} by (?P<user>\S+)"
+                                         r"|\+ (?P<tty>\S+) (?P<user__log>[^\s:]+):{target__log}\s*$)"),
+    _rule("su_pam_failure", SU, Action.AUTHENTICATION, F,  # util-linux su, when PAM says no
+          r"^pam_authenticate: (?P<reason>.+?)\s*$"),
     # --- sudo ---------------------------------------------------------------------------------------------------
     _rule("sudo_command", SUDO, Action.PRIVILEGE_USE, S, r"^(?P<user>[^\s:]+) : " + _SUDO_TAIL),
     _rule("sudo_refused", SUDO, Action.PRIVILEGE_USE, F,  # "user NOT in sudoers", "3 incorrect password attempts"
@@ -196,15 +327,21 @@ RULES: tuple[Rule, ...] = (
     _rule("logind_new_session", LOGIND, Action.SESSION_START, S,
           r"^New session (?P<session_id>[^\s.]+) of user (?P<user>.+?)\.?$"),
     _rule("logind_removed_session", LOGIND, Action.SESSION_END, S, r"^Removed session (?P<session_id>[^\s.]+)\.?$"),
-    _rule("login_failed", LOGIN, Action.LOGON, F,
-          r"^FAILED LOGIN (?:\(?(?P<attempts>\d+)\)?|SESSION) (?:on|FROM) '?(?P<tty>[^' ]+)'?"
-          r"(?: FROM '?(?P<source_ip>[^' ]+)'?)? FOR '?(?P<user>[^',]*)'?, (?P<reason>.*)"),
+    _rule("login_failed", LOGIN, Action.LOGON, F,  # shadow-utils and util-linux; the host comes before the user
+          r"^(?:FAILED LOGIN (?:\(?(?P<attempts>\d+)\)?|SESSION)|TOO MANY LOGIN TRIES \((?P<attempts__max>\d+)\))"
+          r" (?:on|FROM) '?(?P<tty>[^' ]+)'?(?: FROM '?(?P<source_ip>[^' ]+)'?)? FOR '?(?P<user>.*?)'?, "
+          r"(?P<reason>[^,]*?)\s*$"),
+    _rule("login_failed_solaris", LOGIN, Action.LOGON, F,
+          r"^(?:Login failure|REPEATED LOGIN FAILURES) (?:on|ON) (?P<tty>\S+)(?: (?:from|FROM) (?P<source_ip>[^\s,]*))?"
+          r", (?P<user>.*?)\s*$"),
     _rule("login_root", LOGIN | {"--"}, Action.LOGON, S,  # old login(1) wrote it under the tag "-- root[pid]"
           r"^(?:\S+: )?ROOT LOGIN +(?:ON|on) '?(?P<tty>[^' ]+)'?(?: FROM '?(?P<source_ip>[^' ]+)'?)?", user="root"),
     _rule("login_success", LOGIN, Action.LOGON, S,
           r"^LOGIN ON '?(?P<tty>[^' ]+)'? BY '?(?P<user>[^' ]+)'?(?: FROM '?(?P<source_ip>[^' ]+))?"),
     _rule("cron_command", CRON, Action.COMMAND, S, r"^\((?P<user>[^)]+)\) CMD \((?P<command>.*)\)\s*$"),
     _rule("kerberos_login_failed", KERBEROS_LOGIN, Action.AUTHENTICATION, F, r"^Kerberos authentication failed"),
+    _rule("r_services_illegal_port", R_SERVICES, Action.NETWORK, F,  # the client port is not a privileged one
+          r"^Connection from (?P<source_ip>\S+) on illegal port"),
     _rule("kerberos_login_refused", KERBEROS_LOGIN, Action.AUTHENTICATION, F,
           r"^Authentication failed from (?P<source_ip>\S+) \((?P<source_host>[^)]*)\): (?P<reason>.*)"),
     _rule("gdm_failed", GDM, Action.AUTHENTICATION, F, r"^Couldn't authenticate user"),
@@ -241,10 +378,42 @@ RULES: tuple[Rule, ...] = (
     _rule("clock_adjusted", TIME_DAEMONS, Action.CLOCK_CHANGE, S,  # openntpd
           r"^adjusting (?:local )?clock by (?P<offset>[-+]?[\d.]+)s"),
     # --- PAM, from any service (after the service-specific rules; the "pam_unix(sshd:auth): " prefix is removed) --
+    _rule("pam_switch_user_failure", SU | SUDO, Action.AUTHENTICATION, F,  # the caller is ruser=, user= the target
+          r"^authentication failure; logname=(?P<logname>\S*) uid=(?P<uid>\d*) euid=\d* tty=(?P<tty>\S*) "
+          r"ruser=(?P<user>\S+) rhost=(?P<source_ip>\S*) +user=(?P<target_user>.*?)\s*$"),
     _rule("pam_auth_failure", ANY, Action.AUTHENTICATION, F,
           r"^authentication failure; " + _PAM_AUTH_FAILURE_TAIL),
     _rule("pam_more_auth_failures", ANY, Action.AUTHENTICATION, F,
-          r"^(?:PAM )?(?P<failures>\d+) more authentication failures?; " + _PAM_AUTH_FAILURE_TAIL),
+          r"^(?:PAM )?(?P<failures>[0-9]+) more authentication failures?; " + _PAM_AUTH_FAILURE_TAIL),
+    _rule("pam_auth_failure_ambiguous_peer", ANY, Action.AUTHENTICATION, F,  # a ruser= with spaces: rhost unknown
+          r"^(?:PAM )?(?:[0-9]+ more )?authentication failures?; ", peer_ambiguous=True),
+    _rule("pam_user_unknown", ANY, Action.AUTHENTICATION, F,  # pam_unix, before its "authentication failure"
+          r"^check pass; user unknown\s*$", reason="user_unknown", echo_of="pam_auth_failure"),
+    _rule("pam_no_password", ANY, Action.AUTHENTICATION, F,  # pam_unix: the conversation gave no password
+          r"^(?:auth could not identify password for|bad username) \[(?P<user>.*)\]\s*$"),
+    _rule("pam_account_expired", ANY, Action.AUTHENTICATION, F,  # pam_unix account phase
+          r"^account (?P<user>.*) has expired \((?P<reason>account expired|failed to change password)\)\s*$"),
+    _rule("pam_account_locked", ANY, Action.AUTHENTICATION, F,  # pam_faillock, pam_tally2 / pam_tally
+          r"^(?:Consecutive login failures for user (?P<user>.*) account temporarily locked"
+          r"|user (?P<user__tally>.*) \((?P<uid>\d+)\) (?:tally (?P<tally>\d+), deny (?P<deny>\d+)"
+          r"|has time limit \[(?P<seconds_left>\d+)s left\] since last failure\.))\s*$", reason="locked"),
+    _rule("pam_sss_failure", ANY, Action.AUTHENTICATION, F,  # pam_sss logs only the errors
+          r"^received for user (?P<user>.*): (?P<pam_status>\d+) \((?P<reason>[^()]*)\)\s*$"),
+    _rule("pam_ldap_failure", ANY, Action.AUTHENTICATION, F,  # nss-pam-ldapd "%s; user=%s", PADL pam_ldap bind
+          r"^(?:(?P<reason>Authentication failure|User not known to the underlying authentication module"
+          r"|Permission denied|User account has expired|Authentication token is no longer valid; new one required"
+          r"|Authentication service cannot retrieve authentication info); user=(?P<user>.*?)"
+          r"|pam_ldap: error trying to bind as user \"(?P<user__padl>.*)\" \((?P<reason__padl>[^()]*)\)"
+          r"|error trying to bind as user \"(?P<user__bind>.*)\" \((?P<reason__bind>[^()]*)\))\s*$"),
+    _rule("pam_access_denied", ANY, Action.AUTHENTICATION, F,  # pam_access: "from" is a host, an address or a tty
+          r"^access denied for user `(?P<user>.*)' from `(?:(?P<tty>(?:/dev/)?(?:tty|pts|console)[^']*|:\d[^']*)"
+          r"|(?P<source_ip>[^']*))'\s*$"),
+    _rule("pam_requirement_not_met", ANY, Action.AUTHENTICATION, F,  # pam_succeed_if
+          r"^requirement \"(?P<requirement>.*)\" not met by user \"(?P<user>.*)\"\s*$"),
+    _rule("pam_listfile_refused", ANY, Action.AUTHENTICATION, F,
+          r"^Refused user (?P<user>.*) for service (?P<service>\S+)\s*$"),
+    _rule("pam_securetty_refused", ANY, Action.AUTHENTICATION, F,  # pam_securetty guards root only
+          r"^access denied: tty '(?P<tty>[^']*)' is not secure !?\s*$", user="root"),
     _rule("pam_session_opened", ANY, Action.SESSION_START, S,
           r"^session opened for user (?P<user>[^\s(]+)(?:\(uid=(?P<uid>\d+)\))? by "),
     _rule("pam_session_closed", ANY, Action.SESSION_END, S, r"^session closed for user (?P<user>\S+)"),
@@ -256,6 +425,7 @@ RULES: tuple[Rule, ...] = (
 _REPEATED = re.compile(
     r"(?:last )?message repeated (?P<count>[0-9]{1,10}) times?(?:: \[ ?(?P<message>.*?)\s*\])?\s*$", re.S
 )
+_SOLARIS_MSGID = re.compile(r"\[ID (?P<msgid>[0-9]{1,10}) [a-z0-9]{1,12}\.[a-z]{1,8}\] ")
 _PAM_PREFIX = re.compile(r"(?P<pam_module>pam_\w+)\((?P<pam_service>[^:)]+):(?P<pam_type>\w+)\): ")
 _PROGRAM_QUALIFIER = re.compile(r"\(.*\)$")  # "sshd(pam_unix)" in old Red Hat logs
 _GROUP_NAME = re.compile(r"\(\?P<(\w+)>")
@@ -269,6 +439,7 @@ class _Resolution:
     rule: Rule
     field_groups: tuple[tuple[int, str], ...]  # (group number in the combined pattern, event field)
     extra_groups: tuple[tuple[int, str], ...]  # (group number in the combined pattern, extra key)
+    flag_groups: tuple[tuple[int, str], ...]  # a ``flag_x`` group sets extra x=True when it matched text
     constant_fields: tuple[tuple[str, str], ...]
     constant_extra: dict[str, Any]  # with the rule's name as "auth_event"
 
@@ -282,6 +453,9 @@ class _Resolution:
             value = match[number]
             if value is not None:
                 extra[name] = value
+        for number, name in self.flag_groups:
+            if match[number]:
+                extra[name] = True
         for name, value in self.constant_fields:
             setattr(event, name, value)
         for number, name in self.field_groups:
@@ -289,31 +463,28 @@ class _Resolution:
             if not value:
                 continue
             value = value.strip()
-            if name == "source_ip" and not _is_ip_address(value):
+            if name == "source_ip" and not is_ip_address(value):
                 extra.setdefault("source_host", value)  # PAM's rhost and a few sshd messages may name a host
             else:
                 setattr(event, name, value)
 
 
 @dataclass(frozen=True, slots=True)
-class RuleSet:
-    """The rules of one program compiled into a single anchored alternation: one regex call per message.
+class _Alternation:
+    """Rules compiled into a single anchored alternation: one regex call per message.
 
     Each rule's pattern becomes the alternative ``...(?P<r{i}>)`` with its groups renamed ``g{i}_{name}``: that
-    empty group, closing the alternative, is the match's ``lastindex`` and tells which rule matched; and each
-    alternative still starts with its rule's first literal, which lets the regex engine skip it at once.
+    empty group, closing the alternative, is the match's ``lastindex`` and tells which rule matched.
     """
 
     pattern: re.Pattern[str]
     resolutions: dict[int, _Resolution]  # by the number of the group closing the rule's alternative
 
     @classmethod
-    def compile(cls, rules: tuple[Rule, ...]) -> RuleSet:
+    def compile(cls, rules: tuple[Rule, ...]) -> _Alternation:
         alternatives = []
         for index, rule in enumerate(rules):
             text = rule.pattern.pattern
-            if not text.startswith("^") or "(?P=" in text:
-                raise ValueError(f"rule {rule.name}: patterns are anchored with ^ and use no back-references")
             alternatives.append(_GROUP_NAME.sub(rf"(?P<g{index}_\1>", text[1:]) + f"(?P<r{index}>)")
         pattern = re.compile("|".join(alternatives) or "(?!)")  # no rules: a pattern that never matches
         resolutions = {
@@ -321,18 +492,91 @@ class RuleSet:
         }
         return cls(pattern, resolutions)
 
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The rules of one program, one regex call per message whatever the size of the table.
+
+    The regex engine tries an alternation's branches one after the other, so a message's first character picks
+    the rules that can start with it (``first_characters``) and only those are tried, compiled together on first
+    use (a few dozen alternations at most, whatever the programs seen).
+    """
+
+    rules: tuple[Rule, ...]
+    starts: tuple[frozenset[str] | None, ...]  # each rule's possible first characters; None: any
+    by_first: dict[str, _Alternation] = field(default_factory=dict)
+
+    @classmethod
+    def compile(cls, rules: tuple[Rule, ...]) -> RuleSet:
+        for rule in rules:
+            if not rule.pattern.pattern.startswith("^") or "(?P=" in rule.pattern.pattern:
+                raise ValueError(f"rule {rule.name}: patterns are anchored with ^ and use no back-references")
+        return cls(rules, tuple(first_characters(rule.pattern) for rule in rules))
+
     def find(self, text: str) -> tuple[_Resolution, re.Match[str]] | None:
         """The first rule matching ``text`` (as its resolution) and the match, or ``None``."""
-        match = self.pattern.match(text)
-        return None if match is None else (self.resolutions[match.lastindex or 0], match)
+        first = text[:1]
+        alternation = self.by_first.get(first)
+        if alternation is None:
+            chosen = tuple(
+                rule for rule, start in zip(self.rules, self.starts, strict=True) if not start or first in start
+            )
+            alternation = self.by_first[first] = _Alternation.compile(chosen)
+        match = alternation.pattern.match(text)
+        return None if match is None else (alternation.resolutions[match.lastindex or 0], match)
+
+
+def first_characters(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The characters a match of ``pattern`` (anchored with ^) can start with, or None if it could be any."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        return _first_of(re_parser.parse(pattern.pattern[1:], pattern.flags).data)
+    except Exception:  # an internal module: if its shape changes, every rule is simply tried  # noqa: BLE001
+        return None
+
+
+def _first_of(items: Any) -> frozenset[str] | None:
+    """The first characters of a parsed sequence; an optional leading item adds its own to the rest's."""
+    if not items:
+        return None
+    op, argument = items[0]
+    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT) and argument[0] == 0:
+        optional, rest = _first_of(argument[2].data), _first_of(items[1:])
+        return None if optional is None or rest is None else optional | rest
+    if op is re_constants.LITERAL:
+        return frozenset(chr(argument))
+    if op is re_constants.IN:
+        characters: set[str] = set()
+        for kind, value in argument:
+            if kind is re_constants.LITERAL:
+                characters.add(chr(value))
+            elif kind is re_constants.RANGE and value[1] - value[0] < 128:
+                characters.update(map(chr, range(value[0], value[1] + 1)))
+            else:
+                return None
+        return frozenset(characters)
+    if op is re_constants.SUBPATTERN:  # (group, add_flags, del_flags, pattern)
+        return None if argument[1] & re.IGNORECASE else _first_of(argument[-1].data)
+    if op is re_constants.BRANCH:
+        starts = [_first_of(branch.data) for branch in argument[1]]
+        return None if any(start is None for start in starts) else frozenset().union(*starts)  # type: ignore[arg-type]
+    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT) and argument[0] >= 1:
+        return _first_of(argument[2].data)
+    return None
 
 
 def _resolution(index: int, rule: Rule, pattern: re.Pattern[str]) -> _Resolution:
-    groups = [(pattern.groupindex[f"g{index}_{name}"], name) for name in rule.pattern.groupindex]
+    """A group ``user__x`` fills ``user`` too (one field matched in two alternatives); ``flag_x`` sets extra x=True."""
+    groups = [(pattern.groupindex[f"g{index}_{name}"], name.split("__")[0]) for name in rule.pattern.groupindex]
+    fields_ = [(number, name) for number, name in groups if name in _FIELD_NAMES]
+    flags = [(number, name.removeprefix("flag_")) for number, name in groups if name.startswith("flag_")]
+    extras = [(number, name) for number, name in groups if name not in _FIELD_NAMES and not name.startswith("flag_")]
     return _Resolution(
         rule=rule,
-        field_groups=tuple((number, name) for number, name in groups if name in _FIELD_NAMES),
-        extra_groups=tuple((number, name) for number, name in groups if name not in _FIELD_NAMES),
+        field_groups=tuple(fields_),
+        extra_groups=tuple(extras),
+        flag_groups=tuple(flags),
         constant_fields=tuple((name, str(value)) for name, value in rule.constants.items() if name in _FIELD_NAMES),
         constant_extra={"auth_event": rule.name}
         | {name: value for name, value in rule.constants.items() if name not in _FIELD_NAMES},
@@ -385,26 +629,50 @@ def apply_classification(event: Event) -> Event:
 def _find(program: str, message: str) -> tuple[_Resolution, re.Match[str], dict[str, Any]] | None:
     """The rule for ``message``, its match, and what the message's wrapping said.
 
-    Before the rules see it, the text loses its indentation, the "error: " that sshd puts before its
-    error-level messages, rsyslog's "message repeated N times: [ text ]" wrapper (kept as ``repeat_count``)
-    and the PAM module prefix "pam_unix(sshd:auth): " (kept as ``pam_module``, ``pam_service``, ``pam_type``).
+    Before the rules see it, the text loses its indentation, Solaris' message ID "[ID 800047 auth.info] " (kept as
+    ``msgid``), rsyslog's "message repeated N times: [ text ]" wrapper (kept as ``repeat_count``), the "error: " or
+    "fatal: " that sshd puts before its error-level messages and the PAM module prefix "pam_unix(sshd:auth): "
+    (kept as ``pam_module``, ``pam_service``, ``pam_type``).
     """
-    text, context = message.lstrip().removeprefix("error: "), {}
+    text, context = message.lstrip(), {}
+    first = text[:1]
+    if first in _WRAPPER_STARTS:  # most messages have no wrapping: one set lookup
+        if first != "p":
+            unwrapped = _unwrap(text, context)
+            if unwrapped is None:
+                return None
+            text = unwrapped
+        if text.startswith("pam_"):
+            pam = _PAM_PREFIX.match(text)
+            if pam is not None:
+                text = text[pam.end() :]
+                context.update(pam.groupdict())
+    found = rules_for(program).find(text)
+    return None if found is None else (*found, context)
+
+
+_WRAPPER_STARTS = frozenset("[mlefp")
+
+
+def _unwrap(text: str, context: dict[str, Any]) -> str | None:
+    """``text`` without a Solaris message ID, a repeat wrapper and sshd's level (``context`` records them)."""
+    if text.startswith("[ID "):  # Solaris syslogd: "[ID 800047 auth.info] "
+        vendor = _SOLARIS_MSGID.match(text)
+        if vendor is not None:
+            text, context["msgid"] = text[vendor.end() :], vendor["msgid"]
     if text.startswith(("message repeated", "last message repeated")):
         repeated = _REPEATED.match(text)
         if repeated is None or not repeated["message"]:
             return None
         text, context["repeat_count"] = repeated["message"], int(repeated["count"])
-    if text.startswith("pam_"):
-        pam = _PAM_PREFIX.match(text)
-        if pam is not None:
-            text = text[pam.end() :]
-            context.update(pam.groupdict())
-    found = rules_for(program).find(text)
-    return None if found is None else (*found, context)
+    if text.startswith(("error: ", "fatal: ")):
+        text = text[7:]
+    return text
 
 
-def _is_ip_address(text: str) -> bool:
+@functools.lru_cache(maxsize=8192)  # the same peers recur line after line
+def is_ip_address(text: str) -> bool:
+    """A literal IPv4 or IPv6 address (v4-mapped and scoped ones too), not a host name."""
     if _IPV4.fullmatch(text):
         return True
     if ":" not in text:

@@ -3,14 +3,15 @@
 ``[<PRI>]TIMESTAMP HOSTNAME TAG[PID]: MSG``, with the liberties real files take: no PRI, a space after
 PRI, a one-digit day padded with one space or not at all, a year or a colon after the time, an upper-case
 month, an RFC 3339 timestamp instead of the BSD one (rsyslog's high-precision file format), no host name,
-a TAG without colon. The BSD timestamp has neither year nor zone: the zone comes from
-``ParseContext.timezone_name``; the year comes from the file's year plan (``evidence.parsers.years``:
-decided across the whole file in file order, never after the reference time, doubtful dates flagged in
-``extra["time_doubtful"]``) and, for a lone message without a plan, is the one that puts the line at most a
-day after ``ParseContext.reference_time`` (default: ``received_at``), so a December line read in January
-belongs to the previous year (and a January line read on December 31st to the next one). A local time that occurs
-twice (the hour repeated when daylight saving time ends) is read as its first occurrence. rsyslog writes
-control characters as ``#ooo`` (octal); they are decoded in the message.
+a TAG without colon, macOS's ASL level after the TAG ("sshd[77] <Error>: ", kept as ``level``). The BSD
+timestamp has neither year nor zone: the zone comes from ``ParseContext.timezone_name``; the year comes from
+the file's year plan (``evidence.parsers.years``: decided across the whole file in file order, never after
+the reference time, doubtful dates flagged in ``extra["time_doubtful"]``) and, for a lone message without a
+plan, is the one that puts the line at most a day after ``ParseContext.reference_time`` (default:
+``received_at``), so a December line read in January belongs to the previous year (and a January line read
+on December 31st to the next one). A local time that occurs twice (the hour repeated when daylight saving
+time ends) is read as its first occurrence. rsyslog writes control characters as ``#ooo`` (octal); they are
+decoded in the message.
 
 This module also holds what the syslog formats share: PRI decoding, the time zone cache, PID parsing and
 the line-per-record parser base.
@@ -50,19 +51,18 @@ _LINE = re.compile(
     )
     (?:\ +|$)
     (?:(?P<host>[^\s\[]*[^\s\[:])(?:\ +|$))?  # absent when the first word is already the TAG ("sshd[1]:", "su:")
-    (?:(?P<program>[^\s\[:]+)(?:\[(?P<pid>[^\]]*)\])?:?\ ?)?
+    (?:(?P<program>[^\s\[:]+)(?:\[(?P<pid>[^\]]*)\])?(?:\ <(?P<level>[A-Z][a-z]{2,8})>)?:?\ ?)?  # macOS: " <Notice>"
     (?P<message>.*)
     """,
     re.VERBOSE | re.DOTALL,
 )
 _SECONDS = tuple(timedelta(seconds=second) for second in range(60))
-_NUMBER = re.compile(r"[0-9]{1,10}")
 _OCTAL_ESCAPE = re.compile(r"#(00[1-7]|0[1-3][0-7]|177)")  # control characters only; never NUL
 
 
 def small_number(text: str | None) -> int | None:
     """A PID or level: up to ten ASCII digits, else ``None`` (never a ``ValueError`` on odd input)."""
-    return int(text) if text and _NUMBER.fullmatch(text) else None
+    return int(text) if text and len(text) <= 10 and text.isascii() and text.isdigit() else None
 
 
 def syslog_priority(pri: str) -> dict[str, str]:
@@ -190,8 +190,12 @@ def parse_message(text: str, context: ParseContext) -> list[Event]:
         if not text or text.isspace():
             return []
         raise ParseError("bad_timestamp", f"no RFC 3164 or RFC 3339 timestamp at the start of {text[:40]!r}")
-    pri, month, day, year, hour_minute, second, fraction, iso, offset, host, program, pid, message = line.groups()
+    pri, month, day, year, hour_minute, second, fraction, iso, offset, host, program, pid, level, message = (
+        line.groups()
+    )
     extra: dict[str, Any] = syslog_priority(pri) if pri else {}
+    if level:
+        extra["level"] = level
     process_id = small_number(pid)
     if pid and process_id is None:
         extra["procid"] = pid
@@ -212,8 +216,19 @@ def parse_message(text: str, context: ParseContext) -> list[Event]:
     return [apply_classification(event)]
 
 
+def escape_invalid_utf8(data: bytes) -> str:
+    """``data`` as UTF-8 with each byte that is not valid UTF-8 written ``\\xNN`` (as sshd and rsyslog escape
+    unprintable bytes rather than drop the message); a leading BOM is ignored."""
+    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "backslashreplace")
+
+
 class LineParser:
-    """What the syslog parsers share: a record is a line, checked, decoded as UTF-8 and parsed as text."""
+    """What the syslog parsers share: a record is a line, checked, decoded as UTF-8 and parsed as text.
+
+    A line with bytes that are not UTF-8 (a Latin-1 user name, a client's junk) is not rejected: the bad bytes
+    are escaped, the event is classified as any other and flagged ``extra["invalid_utf8"]``; the raw bytes stay
+    in the stored input. Rejecting it would let a client keep its failed login out of the evidence.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -223,7 +238,14 @@ class LineParser:
 
     def parse(self, record: Record, context: ParseContext) -> list[Event]:
         check_record(record)
-        return self.parse_text(decode_text(record.data), context)
+        try:
+            text = decode_text(record.data)
+        except ParseError:
+            events = self.parse_text(escape_invalid_utf8(record.data), context)
+            for event in events:
+                event.extra["invalid_utf8"] = True
+            return events
+        return self.parse_text(text, context)
 
     def parse_text(self, text: str, context: ParseContext) -> list[Event]:
         raise NotImplementedError

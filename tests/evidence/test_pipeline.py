@@ -64,7 +64,7 @@ def test_a_file_is_cut_into_chunks_at_line_boundaries_and_fully_accounted(source
     assert summary["lines_read"] == 2003
     assert summary["events_stored"] == 2000
     assert summary["rejected"] == 2
-    assert summary["rejected_by_reason"] == {"binary_data": 1, "invalid_utf8": 1}
+    assert summary["rejected_by_reason"] == {"binary_data": 1, "bad_timestamp": 1}  # invalid UTF-8 is escaped
     assert summary["status"] == "done"
     rejected = RejectedRecord.objects.get(reason="binary_data")
     assert rejected.raw == b"\x00binary garbage"

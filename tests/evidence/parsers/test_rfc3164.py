@@ -260,15 +260,35 @@ def test_lines_without_a_usable_timestamp_are_rejected(line):
     assert rejection(line) == "bad_timestamp"
 
 
-def test_nul_bytes_and_invalid_utf8_are_rejected_and_counted():
+def test_nul_bytes_are_rejected_and_invalid_utf8_is_escaped_and_flagged():
     data = (
         b"Jun 14 09:05:03 web-01 app: a\x00b\n"
         b"Jun 14 09:05:03 web-01 app: caf\xe9\n"  # Latin-1, not UTF-8
         b"Jun 14 09:05:03 web-01 app: caf\xc3\xa9\n"
     )
     results = parse_stream(data)
-    assert [result.reason for result in results if isinstance(result, Rejected)] == ["binary_data", "invalid_utf8"]
-    assert [result.message for result in results if isinstance(result, Event)] == ["café"]
+    assert [result.reason for result in results if isinstance(result, Rejected)] == ["binary_data"]
+    events = [result for result in results if isinstance(result, Event)]
+    assert [(event.message, event.extra.get("invalid_utf8")) for event in events] == [
+        ("caf\\xe9", True),
+        ("café", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "user"),
+    [
+        (b"sshd[1]: Failed password for \xff\xferoot from 203.0.113.9 port 22 ssh2", "\\xff\\xferoot"),
+        (b"sshd[1]: Invalid user caf\xe9 from 203.0.113.9 port 22", "caf\\xe9"),
+        (b"sshd[1]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= "
+         b"rhost=203.0.113.9  user=\xc3(", "\\xc3("),
+    ],
+)  # fmt: skip
+def test_a_failed_login_with_an_invalid_utf8_user_name_is_still_a_failure_with_its_peer(line, user):
+    (event,) = parse_stream(b"Jun 14 09:05:03 web-01 " + line + b"\n")
+    assert isinstance(event, Event)
+    assert (event.outcome, event.user, event.source_ip) == ("failure", user, "203.0.113.9")
+    assert event.extra["invalid_utf8"] is True
 
 
 def test_a_utf8_bom_at_the_start_is_ignored():

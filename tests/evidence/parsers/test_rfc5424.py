@@ -148,8 +148,9 @@ def test_records_blank_lines_invalid_utf8_and_accounting():
     records = list(PARSER.records(io.BytesIO(data)))
     assert sum(record.length for record in records) == len(data)
     results = list(parse_stream(PARSER, io.BytesIO(data), CONTEXT))
-    assert [result.reason for result in results if isinstance(result, Rejected)] == ["invalid_utf8", "binary_data"]
-    sudo, last = (result for result in results if isinstance(result, Event))
+    assert [result.reason for result in results if isinstance(result, Rejected)] == ["binary_data"]
+    sudo, latin1, last = (result for result in results if isinstance(result, Event))
+    assert (latin1.message, latin1.extra["invalid_utf8"]) == ("caf\\xe9", True)
     assert (sudo.action, sudo.user, sudo.target_user, sudo.command) == (
         Action.PRIVILEGE_USE,
         "alice",

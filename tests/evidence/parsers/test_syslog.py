@@ -71,7 +71,6 @@ def test_an_empty_frame_has_no_event():
     [
         (b"<13>1 - web-01 app - - - " + b"x" * MAX_LINE_BYTES, "line_too_long"),
         (b"<13>Jun 14 09:05:03 web-01 app: nul \x00 inside", "binary_data"),
-        (b"<13>Jun 14 09:05:03 web-01 app: caf\xe9", "invalid_utf8"),
         (b"<999>Jun 14 09:05:03 web-01 app: x", "bad_pri"),
     ],
 )
@@ -79,6 +78,19 @@ def test_a_bad_frame_raises_a_parse_error(frame, reason):
     with pytest.raises(ParseError) as caught:
         parse_syslog_frame(frame, CONTEXT)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"<38>Jun 14 09:05:03 web-01 sshd[7]: Failed password for caf\xe9 from 203.0.113.9 port 22 ssh2",
+        b"<38>1 2025-06-14T09:05:03Z web-01 sshd 7 - - Failed password for caf\xe9 from 203.0.113.9 port 22 ssh2",
+    ],
+)
+def test_a_frame_with_invalid_utf8_is_kept_escaped_flagged_and_classified(frame):
+    (event,) = parse_syslog_frame(frame, CONTEXT)
+    assert (event.outcome, event.user, event.source_ip) == ("failure", "caf\\xe9", "203.0.113.9")
+    assert event.extra["invalid_utf8"] is True
 
 
 def test_random_token_soup_only_ever_raises_parse_errors():
