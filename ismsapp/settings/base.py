@@ -165,6 +165,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
+    "ismsapp.refusalcounter",  # bookkeeping of the audit trail's own rate limit
     # reference data loaded by a command, not records people edit
     "controls.controlgroup",
     "controls.controlattribute",
@@ -181,6 +182,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "evidence.rejectedrecord",
     "evidence.sessionrecording",
 )
+# Refused accesses (401, 403, 404 of object scoping) recorded per actor or client address and
+# kind, per minute; beyond it they are counted and the count goes into the next entry.
+ISMS_REFUSALS_AUDITED_PER_MINUTE = env_int("ISMS_REFUSALS_AUDITED_PER_MINUTE", 20)
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login",)
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "key")
 AUDITLOG_STORE_JSON_CHANGES = True
