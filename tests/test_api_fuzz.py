@@ -16,6 +16,7 @@ No operation is excluded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hypothesis
+import hypothesis.errors
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
@@ -32,13 +34,15 @@ from django.core.signals import got_request_exception, request_finished, request
 from django.db import close_old_connections, transaction
 from django.http import HttpResponse
 from hypothesis import HealthCheck, Phase
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 from schemathesis.core.failures import FailureGroup
 
 from tests.conftest import PERSONAS
 
 EXAMPLES = int(os.environ.get("ISMS_FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("ISMS_FUZZ_SEED", "27001"))  # the same inputs on every run and machine
+# "positive" (valid by the schema, the suite's run) or "negative" (invalid on purpose, for exploring)
+MODE = GenerationMode(os.environ.get("ISMS_FUZZ_MODE", "positive"))
 ONLY = os.environ.get("ISMS_FUZZ_ONLY", "")  # e.g. "POST /api/risks/": fuzz only matching operations
 # Personas of tests/conftest.py that hold a role, and nobody logged in.
 ROLES: list[str | None] = [name for name, role in PERSONAS.items() if role is not None] + [None]
@@ -209,9 +213,9 @@ def _fuzz(
                 )
                 findings.setdefault(key, found)
 
-    strategies = [operation.as_strategy()]
+    strategies = [operation.as_strategy(generation_mode=MODE)]
     if pinned:
-        strategies.append(operation.as_strategy(path_parameters=pinned, headers=headers))
+        strategies.append(operation.as_strategy(generation_mode=MODE, path_parameters=pinned, headers=headers))
     for strategy in strategies:
         test = hypothesis.given(case=strategy)(run)
         test = hypothesis.settings(
@@ -222,7 +226,8 @@ def _fuzz(
             suppress_health_check=list(HealthCheck),
             verbosity=hypothesis.Verbosity.quiet,
         )(test)
-        hypothesis.seed(SEED)(test)()
+        with contextlib.suppress(hypothesis.errors.Unsatisfiable):  # negative mode: nothing to make invalid
+            hypothesis.seed(SEED)(test)()
     return sent, list(findings.values())
 
 

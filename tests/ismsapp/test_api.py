@@ -120,3 +120,12 @@ def test_the_schema_documents_the_error_answers_of_every_operation(client_for) -
     error = operations["GET /api/risks/{id}/"]["responses"]["404"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/Error"}
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/risks/1.5/", "/api/risks/1/nothing-here/", "/api/no-such-thing/"])
+def test_an_api_path_no_route_matches_answers_json(client_for, path) -> None:
+    response = client_for("isms_admin").get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    assert "html" in client_for("isms_admin").get("/risks/1.5/")["Content-Type"]  # pages keep their page
