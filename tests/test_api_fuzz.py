@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ CHECKS = [
 TOLERATE_UNCLEANED_INPUT_500 = os.environ.get("ISMS_FUZZ_STRICT") != "1"
 UNCLEANED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Operations with a known 500 from input of the wrong shape, also left to input cleaning:
+TOLERATED: set[str] = set()  # the 500s tolerated in this test, reported as warnings
 KNOWN_INPUT_500 = {
     "POST /api/risk-methodologies/",  # scale items that are not objects (risks/models/methodology.py clean())
 }
@@ -202,6 +204,7 @@ def _fuzz(
             case.validate_response(response, checks=CHECKS)
         except (AssertionError, FailureGroup) as error:
             if _tolerated(case, response):
+                TOLERATED.add(f"{operation.label}: {app.last_error[:120]}")
                 return
             failures = getattr(error, "exceptions", None) or [error]
             for failure in failures:
@@ -261,4 +264,7 @@ def test_every_operation_answers_as_its_schema_says(persona: str | None, fuzz_wo
     finally:
         app.user = None
     print(f"\n{name}: {len(operations)} operations, {sent} requests, {time.monotonic() - started:.1f} s")
+    for tolerated in sorted(TOLERATED):
+        warnings.warn(f"500 left to input cleaning: {tolerated}", stacklevel=1)
+    TOLERATED.clear()
     assert not findings, f"{len(findings)} responses break the schema:\n" + "\n".join(map(str, findings))
