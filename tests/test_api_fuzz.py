@@ -7,11 +7,12 @@ status code and content type, and match the documented body schema.
 
 Bounds: ``ISMS_FUZZ_EXAMPLES`` generated examples per operation and persona (default 5), plus
 as many again with the path's id pinned to a real object of the seeded world, so detail
-operations serialise real rows; the whole run is reproducible (a fixed seed, ``ISMS_FUZZ_SEED``:
-the same inputs on every machine) and capped by a timeout. Each operation runs in a savepoint rolled back after
-it, so a fuzzed DELETE or PUT never changes what the next operation sees.
+operations serialise real rows (the push endpoint also gets its source's real token); the run
+is reproducible (a fixed seed, ``ISMS_FUZZ_SEED``: the same inputs on every machine) and capped
+by a timeout. Each operation runs in a savepoint rolled back after it, so a fuzzed PUT or POST
+never changes what the next operation sees.
 
-No operation is excluded.
+No operation is excluded. ``ISMS_FUZZ_STRICT=1`` fails on the 500s left to input cleaning too.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ CHECKS = [
 # and set this to False once input cleaning is merged.
 TOLERATE_UNCLEANED_INPUT_500 = os.environ.get("ISMS_FUZZ_STRICT") != "1"
 UNCLEANED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Operations with a known 500 from input of the wrong shape, also left to input cleaning:
 TOLERATED: set[str] = set()  # the 500s tolerated in this test, reported as warnings
+# Operations with a known 500 from input of the wrong shape, also left to input cleaning:
 KNOWN_INPUT_500 = {
     "POST /api/risk-methodologies/",  # scale items that are not objects (risks/models/methodology.py clean())
 }
