@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from ismsapp.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
+# Set on a request once a refusal of it is in the trail, so the middleware does not add another.
+REFUSAL_RECORDED_FLAG = "_isms_refusal_recorded"
 
 
 @dataclass(frozen=True)
@@ -208,8 +210,20 @@ def record_event(
             object_id=obj.pk if isinstance(obj.pk, int) else None,
             object_repr=str(obj)[:500],
         )
+    if action == AuditEntry.Action.ACCESS_DENIED:
+        _mark_refusal_recorded(request)
     with audit_context(request=request) if request is not None else contextlib.nullcontext():
         return AuditEntry.objects.create(**fields)
+
+
+def _mark_refusal_recorded(request: HttpRequest | None) -> None:
+    """Flag the request being refused (given, else the current one) as already in the trail."""
+    if request is None:
+        context = _context.get()
+        request = context.request if context else None
+    raw = getattr(request, "_request", request)  # DRF's Request wraps Django's
+    if raw is not None:
+        setattr(raw, REFUSAL_RECORDED_FLAG, True)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from rest_framework.views import APIView
 
-from ismsapp.audit import audit_context, record_event
+from ismsapp.audit import audit_context
+from ismsapp.refusals import record_refusal
 
 
 class AuditContextMiddleware:
     """Attributes audit entries written during a request to its user and client address, and
-    records every refused access (HTTP 403, including CSRF failures) in the audit trail."""
+    records every refused access in the audit trail: 401, 403 (CSRF failures included) and the
+    404 of object scoping, within a per-minute bound (``ismsapp/refusals.py``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -23,10 +25,7 @@ class AuditContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with audit_context(request=request):
             response = self.get_response(request)
-            if response.status_code == 403:
-                from ismsapp.models import AuditEntry
-
-                record_event(AuditEntry.Action.ACCESS_DENIED, request=request)
+            record_refusal(request, response.status_code)
         return response
 
 

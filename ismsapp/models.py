@@ -199,6 +199,21 @@ class AuditVerification(models.Model):
         return f"{'intact' if self.intact else 'BROKEN'} at {self.checked_at:%Y-%m-%d %H:%M}"
 
 
+class RefusalCounter(models.Model):
+    """How many refused accesses of one kind from one actor (or client address) the audit trail
+    took in the current minute, and how many it left out (see ``ismsapp/refusals.py``).
+
+    A table, not a process-local cache, so the bound holds across web processes and workers."""
+
+    key = models.CharField(max_length=200, unique=True)
+    window_start = models.DateTimeField()
+    recorded = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.recorded} recorded, {self.suppressed} suppressed since {self.window_start}"
+
+
 class GeneratedReport(models.Model):
     """A report (PDF) rendered in the background for one user; the file is a content-addressed blob."""
 

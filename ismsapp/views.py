@@ -291,11 +291,21 @@ def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "errors/403.html", {"reason": str(exception or "")}, status=403)
 
 
+def _api_path(request: HttpRequest) -> bool:
+    """Under /api/ clients expect JSON, also from errors that happen before DRF has a view (a path
+    no API route matches, e.g. ``/api/risks/1.5/``) or outside it."""
+    return request.path_info.startswith("/api/")
+
+
 def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _api_path(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
     return render(request, "errors/404.html", status=404)
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
+    if _api_path(request):
+        return JsonResponse({"detail": "Server error."}, status=500)
     return render(request, "errors/500.html", status=500)
 
 

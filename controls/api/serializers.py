@@ -14,7 +14,7 @@ from ismsapp.models import User
 class ControlSerializer(serializers.ModelSerializer):
     section = serializers.CharField(source="section.ref")
     section_title = serializers.CharField(source="section.title")
-    objective = serializers.CharField(source="objective.ref", default=None)
+    objective = serializers.CharField(source="objective.ref", default=None, allow_null=True)  # none in 2022
     attributes = serializers.SerializerMethodField()
 
     class Meta:
@@ -80,6 +80,13 @@ class SoAEntrySerializer(serializers.ModelSerializer):
                 {"justification": "A written justification is required to exclude a control."}
             )
         return attrs
+
+
+class EditConflictSerializer(serializers.Serializer):
+    """409 on a stale ``row_version``: why, and the row as it is now."""
+
+    detail = serializers.CharField()
+    current = SoAEntrySerializer()
 
 
 class SoAVersionSerializer(serializers.ModelSerializer):

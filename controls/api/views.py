@@ -21,6 +21,7 @@ from controls.api.serializers import (
     ConfirmReviewSerializer,
     ControlSerializer,
     DiffQuerySerializer,
+    EditConflictSerializer,
     PublishSerializer,
     RowChangeSerializer,
     SoAEntrySerializer,
@@ -84,8 +85,13 @@ class ControlViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return queryset
 
 
+# A saved row, or 409 with the current row on a stale row_version (400s: ismsapp/api/schema.py).
+SAVE_RESPONSES = {200: SoAEntrySerializer, 409: EditConflictSerializer}
+
+
 @extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter("edition", OpenApiTypes.STR, enum=["2013", "2022"])])
+    list=extend_schema(parameters=[OpenApiParameter("edition", OpenApiTypes.STR, enum=["2013", "2022"])]),
+    partial_update=extend_schema(responses=SAVE_RESPONSES),
 )
 class SoAEntryViewSet(
     ScopedViewSetMixin,
@@ -105,7 +111,7 @@ class SoAEntryViewSet(
     def get_queryset(self) -> QuerySet:
         return _edition_filter(super().get_queryset(), self.request, "control__edition")
 
-    @extend_schema(responses={200: SoAEntrySerializer, 400: OpenApiTypes.OBJECT, 409: SoAEntrySerializer})
+    @extend_schema(responses=SAVE_RESPONSES)
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         partial = kwargs.pop("partial", False)
         entry = self.get_object()
@@ -132,7 +138,7 @@ class SoAEntryViewSet(
 
     @extend_schema(
         request=ConfirmReviewSerializer,
-        responses={200: SoAEntrySerializer, 400: OpenApiTypes.OBJECT, 409: SoAEntrySerializer},
+        responses=SAVE_RESPONSES,
     )
     @action(detail=True, methods=["post"], url_path="confirm-review")
     def confirm_review(self, request: Request, pk: str | None = None) -> Response:

@@ -47,6 +47,14 @@ class SourceSerializer(serializers.ModelSerializer):
         ]
 
 
+class PushAcceptedSerializer(serializers.Serializer):
+    """202 to an HTTP push: the ingestion job created, where to follow it, and its status."""
+
+    job = serializers.UUIDField()
+    url = serializers.CharField()
+    status = serializers.CharField()
+
+
 class JobSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source.name", read_only=True)
     summary = serializers.SerializerMethodField()

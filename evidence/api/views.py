@@ -20,13 +20,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evidence import ingestion, services
-from evidence.api.serializers import EventSerializer, JobSerializer, SessionSerializer, SourceSerializer
+from evidence.api.serializers import (
+    EventSerializer,
+    JobSerializer,
+    PushAcceptedSerializer,
+    SessionSerializer,
+    SourceSerializer,
+)
 from evidence.formats import FORMATS
 from evidence.forms import EventFilterForm
 from evidence.models import Event, EvidenceSource, IngestionJob, SessionRecording
 from evidence.parsers.base import ParseError
 from evidence.parsers.inflate import Budget, GzipReader
 from evidence.querysets import filter_events
+from ismsapp.api.schema import ErrorSerializer
 from ismsapp.permissions import ScopedViewSetMixin
 
 
@@ -85,7 +92,13 @@ class IngestView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=sorted(FORMATS))],
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={202: JobSerializer, 400: OpenApiTypes.OBJECT, 401: OpenApiTypes.OBJECT},
+        responses={
+            202: PushAcceptedSerializer,
+            400: OpenApiTypes.OBJECT,
+            401: ErrorSerializer,
+            413: ErrorSerializer,
+            415: ErrorSerializer,
+        },
     )
     def post(self, request: Request, source: str) -> Response:
         header = request.META.get("HTTP_AUTHORIZATION", "")

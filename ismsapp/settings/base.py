@@ -198,6 +198,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     # written by ismsapp.sessions / ismsapp.tokens, which record their own events (never the keys)
     "ismsapp.usersession",
     "ismsapp.apitoken",
+    "ismsapp.refusalcounter",  # bookkeeping of the audit trail's own rate limit
     # reference data loaded by a command, not records people edit
     "controls.controlgroup",
     "controls.controlattribute",
@@ -216,6 +217,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "evidence.rejectedrecord",
     "evidence.sessionrecording",
 )
+# Refused accesses (401, 403, 404 of object scoping) recorded per actor or client address and
+# kind, per minute; beyond it they are counted and the count goes into the next entry.
+ISMS_REFUSALS_AUDITED_PER_MINUTE = env_int("ISMS_REFUSALS_AUDITED_PER_MINUTE", 20)
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("last_login",)
 AUDITLOG_MASK_TRACKING_FIELDS = ("password", "key")
 AUDITLOG_STORE_JSON_CHANGES = True
@@ -287,7 +291,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ismsapp.api.schema.IsmsAutoSchema",  # documents the error answers too
     "DEFAULT_PAGINATION_CLASS": "ismsapp.api.pagination.StandardPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {"token": "10/minute"},

@@ -154,7 +154,9 @@ class TreatmentActionSerializer(serializers.ModelSerializer):
 class AcceptanceSerializer(serializers.ModelSerializer):
     risk = serializers.CharField(source="risk.reference", read_only=True)
     accepted_by = serializers.CharField(source="accepted_by.username", read_only=True)
-    second_approver = serializers.CharField(source="second_approver.username", read_only=True, default=None)
+    second_approver = serializers.CharField(
+        source="second_approver.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = RiskAcceptance

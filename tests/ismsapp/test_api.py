@@ -95,3 +95,37 @@ def test_schema_and_docs_are_served_without_external_assets(client_for) -> None:
     html = docs.content.decode()
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+
+
+def test_the_schema_documents_the_error_answers_of_every_operation(client_for) -> None:
+    """401/403 wherever credentials are checked, 404 wherever an id or a page is asked for, 400 and
+    415 wherever input is taken, 429 where throttled (ismsapp/api/schema.py)."""
+    schema = client_for("isms_admin").get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = {
+        f"{method.upper()} {path}": operation
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    }
+    for label, operation in operations.items():
+        codes = set(operation["responses"])
+        parameters = operation.get("parameters", [])
+        assert {"401", "403"} <= codes or label == "POST /api/ingest/{source}/", label
+        if any(parameter["in"] == "path" for parameter in parameters):
+            assert "404" in codes, label
+        if "requestBody" in operation:
+            assert {"400", "415"} <= codes, label
+    assert "404" in operations["GET /api/risks/"]["responses"]  # a page out of range
+    assert "429" in operations["POST /api/auth/token/"]["responses"]
+    assert {"401", "413", "415"} <= set(operations["POST /api/ingest/{source}/"]["responses"])
+    error = operations["GET /api/risks/{id}/"]["responses"]["404"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/risks/1.5/", "/api/risks/1/nothing-here/", "/api/no-such-thing/"])
+def test_an_api_path_no_route_matches_answers_json(client_for, path) -> None:
+    response = client_for("isms_admin").get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    assert "html" in client_for("isms_admin").get("/risks/1.5/")["Content-Type"]  # pages keep their page
