@@ -24,6 +24,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from ismsapp.audit import acting_as, record_event
 from ismsapp.roles import roles_of
+from ismsapp.sessions import end_sessions
 
 RECOVERY_CODE_COUNT = 10
 TOTP_NAME = "Authenticator app"
@@ -149,9 +150,17 @@ def confirm_totp_enrolment(*, actor: Any, code: Any, request: Any = None) -> lis
     enrolment.device.save(update_fields=["confirmed"])
     with acting_as(actor):
         record_event(_action(), request=request, actor=actor, obj=actor, detail={"event": "authenticator app added"})
+    end_other_sessions(actor, request, actor=actor)
     if recovery_codes_left(actor) == 0:
         return _new_recovery_codes(actor, request)
     return []
+
+
+def end_other_sessions(user: Any, request: Any, *, actor: Any) -> None:
+    """A change of second factors ends the user's sessions, but the one that made it (if it is theirs)."""
+    session = getattr(request, "session", None)
+    keep = session.session_key if session is not None and getattr(request, "user", None) == user else None
+    end_sessions(user, keep_session_key=keep, reason="second factors changed", actor=actor)
 
 
 def _new_recovery_codes(user: Any, request: Any) -> list[str]:
@@ -168,7 +177,9 @@ def regenerate_recovery_codes(*, actor: Any, request: Any = None) -> list[str]:
     """New recovery codes (the old ones stop working); only with an authenticator app enrolled."""
     if not has_factor(actor):
         raise ValidationError("Add an authenticator app first: recovery codes stand in for it.")
-    return _new_recovery_codes(actor, request)
+    codes = _new_recovery_codes(actor, request)
+    end_other_sessions(actor, request, actor=actor)
+    return codes
 
 
 @transaction.atomic
@@ -182,6 +193,7 @@ def remove_totp_device(*, actor: Any, device_id: int, request: Any = None) -> No
         StaticDevice.objects.filter(user=actor).delete()
         WebAuthnCredential.objects.filter(user=actor).delete()
     record_event(_action(), request=request, actor=actor, obj=actor, detail={"event": "authenticator app removed"})
+    end_other_sessions(actor, request, actor=actor)
 
 
 @transaction.atomic
@@ -190,6 +202,7 @@ def remove_passkey(*, actor: Any, device_id: int, request: Any = None) -> None:
     if not WebAuthnCredential.objects.filter(user=actor, pk=device_id).delete()[0]:
         raise ValidationError("This passkey is not yours or no longer exists.")
     record_event(_action(), request=request, actor=actor, obj=actor, detail={"event": "passkey removed"})
+    end_other_sessions(actor, request, actor=actor)
 
 
 @transaction.atomic
@@ -206,6 +219,7 @@ def reset_factors(*, actor: Any, user: Any, request: Any = None) -> int:
     record_event(
         _action(), request=request, actor=actor, obj=user, detail={"event": "second factors reset", "devices": removed}
     )
+    end_sessions(user, reason="second factors reset", actor=actor)
     return removed
 
 

@@ -93,6 +93,7 @@ class RegistrationComplete(CompleteCredentialRegistrationView):
                 obj=self.request.user,
                 detail={"event": "passkey added"},
             )
+            mfa.end_other_sessions(self.request.user, self.request, actor=self.request.user)
         return response
 
 

@@ -141,6 +141,7 @@ def approve_role_grant(*, actor: User, grant: RoleGrant) -> RoleGrant:
     with acting_as(actor):
         grant.user.groups.add(*_role_groups([grant.role]))
         _decide(grant, actor=actor, status=RoleGrant.Status.APPROVED)
+    end_sessions(grant.user, reason="roles changed", actor=actor)
     return grant
 
 

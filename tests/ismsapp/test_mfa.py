@@ -229,3 +229,30 @@ def test_the_device_secrets_stay_out_of_the_audit_trail(client_for, risk_owner) 
     assert not AuditEntry.objects.filter(object_type__startswith="otp_").exists()
     dumped = "".join(str(e.changes) + str(e.additional_data) for e in AuditEntry.objects.all())
     assert device.key not in dumped
+
+
+def test_a_change_of_factors_ends_the_users_other_sessions(risk_owner, isms_admin) -> None:
+    """Enrolling, new recovery codes, removing: the other browsers sign in again; an admin's
+    reset ends every session of that user."""
+    from tests.ismsapp.test_sessions import sent_to_login, signed_in
+
+    laptop, phone = signed_in("risk_owner"), signed_in("risk_owner")
+    device, _ = enrol(confirm_identity(laptop))
+    assert sent_to_login(phone.get(reverse("dashboard")))
+    assert laptop.get(reverse("dashboard")).status_code == 200
+    phone = Client()
+    assert log_in(phone, "risk_owner")["Location"] == reverse("login_verify")
+    verify(phone, totp_code(device, steps_ahead=1))
+    assert phone.get(reverse("dashboard")).status_code == 200
+    mfa.regenerate_recovery_codes(actor=risk_owner, request=laptop.get(reverse("dashboard")).wsgi_request)
+    assert sent_to_login(phone.get(reverse("dashboard")))
+    assert laptop.get(reverse("dashboard")).status_code == 200
+    admin = confirm_identity(signed_in("isms_admin"))
+    admin.post(reverse("user_mfa_reset", args=[risk_owner.pk]))
+    assert sent_to_login(laptop.get(reverse("dashboard")))
+    reasons = set(
+        AuditEntry.objects.filter(additional_data__event="sessions ended").values_list(
+            "additional_data__reason", flat=True
+        )
+    )
+    assert reasons == {"second factors changed", "second factors reset"}

@@ -168,3 +168,20 @@ def _client_for_user(user: User):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_an_approved_grant_ends_the_grantees_sessions(isms_admin, second_admin, outsider) -> None:
+    from tests.ismsapp.test_sessions import sent_to_login, signed_in
+
+    services.update_user(
+        actor=isms_admin,
+        user=outsider,
+        roles=[Role.ISMS_ADMIN],
+        email=outsider.email,
+        first_name=outsider.first_name,
+        last_name=outsider.last_name,
+        is_active=True,
+    )
+    browser = signed_in("outsider")
+    services.approve_role_grant(actor=second_admin, grant=RoleGrant.objects.get(user=outsider))
+    assert sent_to_login(browser.get(reverse("dashboard")))
