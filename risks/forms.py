@@ -9,7 +9,8 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from controls.models import Control
-from ismsapp.forms import IsoDateInput
+from ismsapp import mfa
+from ismsapp.forms import IsoDateInput, OneTimeCodeField
 from ismsapp.models import User
 from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
 
@@ -173,6 +174,13 @@ class AcceptForm(forms.Form):
         strip=False,
         label="Your password (to sign the decision)",
     )
+    otp_code = OneTimeCodeField(required=False, help_text="From your authenticator app (or a recovery code).")
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["otp_code"].widget.attrs.pop("autofocus", None)
+        if user is None or not mfa.has_factor(user):
+            del self.fields["otp_code"]  # asked only of those who have a second factor
 
 
 class ReasonForm(forms.Form):

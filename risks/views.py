@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
+from ismsapp import identity
 from ismsapp.downloads import attachment
 from ismsapp.reports import request_report
 from risks import imports, services
@@ -275,18 +276,20 @@ class AcceptView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
         services.ensure_owner(request.user, risk, request)
-        form = AcceptForm(initial={"expires_on": default_expiry(risk)})
+        form = AcceptForm(initial={"expires_on": default_expiry(risk)}, user=request.user)
         return render(request, "risks/accept.html", {"risk": risk, "form": form, "terms": services.terms_for(risk)})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         risk = self.get_risk(request, pk)
         services.ensure_owner(request.user, risk, request)
-        form = AcceptForm(request.POST)
+        form = AcceptForm(request.POST, user=request.user)
         if form.is_valid():
             try:
                 acceptance = services.accept_residual_risk(
                     actor=request.user, risk=risk, request=request, **form.cleaned_data
                 )
+            except identity.IdentityLockedOut as exc:
+                return identity.handle_identity_refusal(request, exc)
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:
@@ -310,7 +313,7 @@ def _acceptance(request: HttpRequest, pk: int) -> RiskAcceptance:
     return get_object_or_404(services.visible_acceptances(request.user).select_related("risk"), pk=pk)
 
 
-class ApproveView(RuleRequiredMixin, View):
+class ApproveView(RuleRequiredMixin, identity.IdentityConfirmedMixin, View):
     http_method_names = ["post"]
     rule = staticmethod(services.can_give_second_approval)
 

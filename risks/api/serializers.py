@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 
 from controls.models import Control
+from ismsapp.identity import IdentityFieldsSerializer
 from ismsapp.models import User
 from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
 
@@ -182,11 +183,12 @@ class AcceptanceSerializer(serializers.ModelSerializer):
 
 class AcceptRequestSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False)
+    otp_code = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=20, default="")
     justification = serializers.CharField(max_length=5000)
     expires_on = serializers.DateField(required=False)
 
 
-class ApprovalRequestSerializer(serializers.Serializer):
+class ApprovalRequestSerializer(IdentityFieldsSerializer):
     approve = serializers.BooleanField()
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 

@@ -16,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ismsapp import identity
 from ismsapp.audit import record_event
 from ismsapp.models import AuditEntry
 from ismsapp.permissions import ScopedViewSetMixin
@@ -123,13 +124,16 @@ class RiskViewSet(
         self.call(services.ensure_owner, actor=request.user, risk=risk, request=request._request)
         body = AcceptRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        acceptance = self.call(
-            services.accept_residual_risk,
-            actor=request.user,
-            risk=risk,
-            request=request._request,
-            **body.validated_data,
-        )
+        try:
+            acceptance = self.call(
+                services.accept_residual_risk,
+                actor=request.user,
+                risk=risk,
+                request=request,  # the DRF request: axes answers a lockout itself for a plain one
+                **body.validated_data,
+            )
+        except identity.IdentityLockedOut as exc:
+            raise identity.IdentityLockedOutError() from exc
         return Response(AcceptanceSerializer(acceptance).data, status=status.HTTP_201_CREATED)
 
 
@@ -189,8 +193,12 @@ class AcceptanceViewSet(ScopedViewSetMixin, ServiceErrorsMixin, viewsets.ReadOnl
         target = self.get_object()
         body = ApprovalRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        identity.require_identity_for_api(request)
         acceptance = self.call(
-            services.decide_second_approval, actor=request.user, acceptance=target, **body.validated_data
+            services.decide_second_approval,
+            actor=request.user,
+            acceptance=target,
+            **identity.without_identity_fields(body.validated_data),
         )
         return Response(AcceptanceSerializer(acceptance).data)
 

@@ -25,6 +25,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from ismsapp import identity
 from ismsapp.audit import acting_as, record_event
 from ismsapp.models import AuditEntry, User
 from risks.models import Risk, RiskAcceptance, TreatmentAction
@@ -117,18 +118,22 @@ def accept_residual_risk(
     password: str,
     justification: str,
     expires_on: date | None = None,
+    otp_code: str = "",
     request: HttpRequest | None = None,
 ) -> RiskAcceptance:
     """The owner accepts ``risk``'s residual risk until ``expires_on``.
 
-    Raises ``PermissionDenied`` for anyone but the owner and ``ValidationError`` (naming the
-    field) for a wrong password, a missing justification, an expiry out of bounds, or a risk not
+    Raises ``PermissionDenied`` for anyone but the owner, ``identity.IdentityLockedOut`` once wrong
+    passwords or codes (here and at the login together) lock them out, and ``ValidationError``
+    (naming the field) for a wrong password or code, a missing justification, an expiry out of bounds, or a risk not
     ready to be accepted. Refusals are written to the audit trail; nothing else is stored.
     """
     ensure_owner(actor, risk, request)
-    if not password or not actor.check_password(password):
-        _refuse(actor, risk, request, "wrong password")
-        raise ValidationError({"password": "The password is not correct; the acceptance was not recorded."})
+    try:  # "confirm it's you": the password (and code) sign the decision; failures count to the lockout
+        identity.confirm_identity(actor=actor, request=request, password=password, otp_code=otp_code)
+    except ValidationError:
+        _refuse(actor, risk, request, "identity not confirmed")
+        raise
     with transaction.atomic():
         risk = (
             Risk.objects.select_for_update(of=("self",))

@@ -246,3 +246,70 @@ def test_history_is_kept_across_re_acceptance(make_risk, risk_owner, compliance_
     ]
     assert first.snapshot["treatment_option"] == "modify"
     assert second.snapshot["treatment_option"] == "share"
+
+
+def _accept_page(client, risk, password: str = PASSWORD, **extra):
+    data = {"password": password, "justification": JUSTIFICATION, "expires_on": str(date.today() + timedelta(days=30))}
+    return client.post(reverse("risks:accept", args=[risk.pk]), {**data, **extra}, REMOTE_ADDR="192.0.2.44")
+
+
+def test_guessing_the_acceptance_password_locks_the_owner_out_like_the_login(
+    make_risk, risk_owner, client_for, settings
+) -> None:
+    """Wrong passwords on the acceptance count towards the login's lockout: the guesses stop."""
+    risk = make_risk()
+    client = client_for("risk_owner")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _accept_page(client, risk, "guess").status_code == 400
+    locked = _accept_page(client, risk, "guess")
+    assert locked.status_code in (403, 429)
+    assert _accept_page(client, risk).status_code in (403, 429)  # even the right password, while locked
+    assert not RiskAcceptance.objects.exists()
+    api = APIClient()
+    api.force_authenticate(risk_owner)
+    answer = api.post(
+        f"/api/risks/{risk.pk}/accept/",
+        {"password": PASSWORD, "justification": JUSTIFICATION},
+        format="json",
+        REMOTE_ADDR="192.0.2.44",
+    )
+    assert answer.status_code == 429
+
+
+def test_an_owner_with_a_second_factor_signs_with_its_code(make_risk, risk_owner, client_for) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.conftest import totp_code
+
+    device = TOTPDevice.objects.create(user=risk_owner, name="phone", confirmed=True)
+    risk = make_risk()
+    client = client_for("risk_owner")
+    assert b'name="otp_code"' in client.get(reverse("risks:accept", args=[risk.pk])).content
+    refused = _accept_page(client, risk)
+    assert refused.status_code == 400
+    assert "otp_code" in refused.context["form"].errors
+    assert _accept_page(client, risk, otp_code=totp_code(device)).status_code == 302
+    assert RiskAcceptance.objects.get().accepted_by == risk_owner
+
+
+def test_the_second_approval_needs_a_confirmation(make_risk, risk_owner, personas, client_for) -> None:
+    pending = accept(risk_owner, make_risk(residual_likelihood=4, residual_impact=4))
+    admin = client_for("isms_admin")
+    page = admin.get(reverse("risks:detail", args=[pending.risk_id]))
+    assert b'name="identity_password"' in page.content  # confirm it's you inside the approval form
+    response = admin.post(reverse("risks:approve", args=[pending.pk]), {"decision": "approve"})
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == RiskAcceptance.Status.PENDING_APPROVAL
+    admin.post(reverse("risks:approve", args=[pending.pk]), {"decision": "approve", "identity_password": PASSWORD})
+    pending.refresh_from_db()
+    assert pending.status == RiskAcceptance.Status.ACTIVE
+
+    other = accept(risk_owner, make_risk(residual_likelihood=4, residual_impact=5))
+    api = APIClient()
+    api.force_authenticate(personas["isms_admin"])
+    url = f"/api/risk-acceptances/{other.pk}/approve/"
+    missing = api.post(url, {"approve": True}, format="json")
+    assert missing.status_code == 400
+    assert "password" in missing.json()
+    assert api.post(url, {"approve": True, "password": PASSWORD}, format="json").status_code == 200
