@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views import View
 
 from ismsapp.downloads import attachment
+from ismsapp.forms import add_service_errors
 from ismsapp.permissions import allowed
 from ismsapp.reports import request_report
 from risks import acceptance as acceptance_service
@@ -45,14 +46,6 @@ class RiskReaderMixin:
         if not allowed(request.user, RISK_READERS):
             raise PermissionDenied("Your role has no access to the risk register.")
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-
-
-def _form_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 class RegisterView(RiskReaderMixin, View):
@@ -177,7 +170,7 @@ class RiskEditView(View):
                         actor=request.user, risk=risk, assets=assets, controls=controls, **values
                     )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"{risk.reference} saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
@@ -203,7 +196,7 @@ class ActionEditView(View):
             try:
                 services.save_action(actor=request.user, risk=risk, action=action, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Treatment action saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
@@ -234,7 +227,7 @@ class AcceptView(View):
                     actor=request.user, risk=risk, request=request, **form.cleaned_data
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 text = (
                     "Residual risk accepted."
@@ -360,7 +353,7 @@ class AssetEditView(PermissionRequiredMixin, View):
             try:
                 services.save_asset(actor=request.user, asset=asset, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"Asset {form.cleaned_data['name']} saved.")
                 return HttpResponseRedirect(reverse("risks:assets"))

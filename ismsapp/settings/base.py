@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
+    "ismsapp.cleaning.InputCleaningMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -235,6 +236,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API ---------------------------------------------------------------------------------------
 
+# Input cleaning (ismsapp/cleaning.py) and import inspection (ismsapp/inspection.py)
+INPUT_DATE_MIN_YEAR = env_int("ISMS_INPUT_DATE_MIN_YEAR", 1900)
+INPUT_DATE_MAX_YEAR = env_int("ISMS_INPUT_DATE_MAX_YEAR", 2200)
+INPUT_MAX_JSON_DEPTH = env_int("ISMS_INPUT_MAX_JSON_DEPTH", 32)
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -242,6 +248,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],
+    # Input cleaning (ismsapp/cleaning.py): JSON depth bounded, no control characters in any string
+    "DEFAULT_PARSER_CLASSES": [
+        "ismsapp.cleaning.CleanJSONParser",
+        "ismsapp.cleaning.CleanFormParser",
+        "ismsapp.cleaning.CleanMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "ismsapp.api.pagination.StandardPagination",
     "PAGE_SIZE": 100,
