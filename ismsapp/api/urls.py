@@ -1,5 +1,8 @@
 """Routes of the API under /api/."""
 
+from typing import Any
+
+from django.db import models
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
@@ -10,7 +13,30 @@ from evidence.api.urls import urlpatterns as evidence_urls
 from ismsapp.api.views import ApiDocsView, AuditEntryViewSet, MeView, TokenView, UserViewSet
 from risks.api.urls import register as register_risks
 
-router = DefaultRouter()
+
+class IdRouter(DefaultRouter):
+    """Detail routes match only ids of the right shape (digits for integer keys, a UUID for UUID
+    keys), so ``/api/risks/abc/accept/`` is a 404 before any view or lookup sees ``abc``."""
+
+    SHAPES = (
+        (models.UUIDField, "[0-9a-fA-F-]{32,36}"),
+        ((models.AutoField, models.BigAutoField, models.IntegerField), "[0-9]{1,18}"),
+    )
+
+    def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
+        if getattr(viewset, "lookup_value_regex", None) is None:
+            queryset = getattr(viewset, "queryset", None)
+            if queryset is not None:
+                meta, lookup = queryset.model._meta, viewset.lookup_field
+                field = meta.pk if lookup == "pk" else meta.get_field(lookup)
+                for kinds, shape in self.SHAPES:
+                    if isinstance(field, kinds):
+                        name = getattr(viewset, "lookup_url_kwarg", None) or viewset.lookup_field
+                        return f"(?P<{lookup_prefix}{name}>{shape})"
+        return super().get_lookup_regex(viewset, lookup_prefix)
+
+
+router = IdRouter()
 router.include_format_suffixes = False
 router.register("audit-entries", AuditEntryViewSet, basename="auditentry")
 router.register("users", UserViewSet, basename="user")
