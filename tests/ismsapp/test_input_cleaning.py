@@ -13,12 +13,9 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from ismsapp.cleaning import control_character_problem, data_problems, json_depth_exceeds, parse_id
-from tests.risks.conftest import make_risk as _make_risk  # noqa: F401  (the fixture "make_risk")
-from tests.route_rules import RULES
-from tests.test_routes import ROUTES
-from tests.test_routes import world as _world  # noqa: F401  (the module fixture "world")
+from tests.risks import conftest as risk_fixtures
 
-FILTERS = ("q", "theme", "edition", "source", "since", "until", "actor", "object_type", "status", "before", "page")
+make_risk = risk_fixtures.make_risk
 
 
 # --- the mechanism itself -------------------------------------------------------------------------
@@ -66,24 +63,7 @@ def test_ids_that_are_not_positive_integers_are_refused(raw: str) -> None:
     assert parse_id(" 42 ", "risk") == 42
 
 
-# --- query parameters: every GET route, as the two roles that see most ----------------------------
-
-
-GET_ROUTES = [name for name in ROUTES if name in RULES and RULES[name].method == "GET"]
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("persona", ["compliance_officer", "isms_admin"])
-@pytest.mark.parametrize("name", GET_ROUTES)
-def test_nul_in_any_filter_of_any_list_is_refused_naming_it(name: str, persona: str, world: dict) -> None:
-    rule = RULES[name]
-    client = Client()
-    client.force_login(world["personas"][persona])
-    url = reverse(name, kwargs=rule.kwargs(world) if rule.kwargs else None)
-    for parameter in FILTERS:
-        response = client.get(url, {parameter: "a\x00b"})
-        assert response.status_code == 400, f"{name}?{parameter}=%00 answered {response.status_code}"
-        assert parameter in response.content.decode(), f"{name}: the refusal does not name {parameter}"
+# --- query parameters (every GET route: tests/test_routes_input.py) ------------------------------
 
 
 @pytest.mark.django_db
