@@ -6,10 +6,12 @@ anything. So before openpyxl opens a workbook, ``inspect_xlsx``:
 
 1. reads the zip's central directory only: number of members, declared uncompressed size of each
    member and of all together, compression ratio of each member;
-2. streams every worksheet and the shared-strings table through expat in 64 KB pieces, with the
-   text of each element counted, never accumulated: rows, cells, cells per row and the longest
-   string are counted as they go and the scan stops at the first limit passed. A DOCTYPE (entity
-   expansion) is refused outright. Bytes decompressed are counted too, whatever the directory says.
+2. streams every XML part through expat in 64 KB pieces, with the text of each element counted,
+   never accumulated: rows, cells and cells per row of the worksheets and the longest string of
+   any part are counted as they go, and the scan stops at the first limit passed. A DOCTYPE
+   (entity expansion) is refused outright. Bytes decompressed are counted too, whatever the
+   directory says. Parts other than worksheets and shared strings (styles, relationships, which
+   openpyxl parses whole) are held to a much smaller size.
 
 ``inspect_csv`` does the same for CSV in one streamed pass: bytes, rows, fields per row, longest
 field (the csv module never holds one field beyond its own 128 KiB limit).
@@ -47,7 +49,8 @@ class Limits:
     max_fields_per_row: int = 64
     max_string: int = 32_767  # Excel's own limit for one cell
     max_entries: int = 64  # zip members of one workbook
-    max_member_bytes: int = 16 * 1024 * 1024  # uncompressed, one member
+    max_member_bytes: int = 16 * 1024 * 1024  # uncompressed, one worksheet or the shared strings
+    max_other_member_bytes: int = 2 * 1024 * 1024  # uncompressed, any other part (styles, rels...)
     max_total_bytes: int = 32 * 1024 * 1024  # uncompressed, all members
     max_ratio: int = 100  # uncompressed / compressed, one member
 
@@ -74,60 +77,68 @@ def _refuse(what: str, found: int | str, limit: int | str) -> InspectionError:
 # --- XLSX -----------------------------------------------------------------------------------------
 
 
-def _scanned_members(names: list[str]) -> list[str]:
-    return [
-        name
-        for name in names
-        if (name.startswith("xl/worksheets/") and name.endswith(".xml")) or name == "xl/sharedStrings.xml"
-    ]
+def _is_sheet_data(name: str) -> bool:
+    return (name.startswith("xl/worksheets/") and name.endswith(".xml")) or name == "xl/sharedStrings.xml"
+
+
+def _is_xml(name: str) -> bool:
+    return name.endswith((".xml", ".rels", ".vml"))
 
 
 class _SheetCounter:
-    """Expat handlers counting rows, cells, cells per row and the longest text of an element."""
+    """Expat handlers counting rows, cells, cells per row and the longest string: the text of one
+    value, formula or shared/inline string (all its rich-text runs together) or of any other
+    element."""
 
-    TEXT_ELEMENTS = frozenset({"t", "v", "f"})
+    STRINGS = frozenset({"si", "is", "v", "f"})
 
     def __init__(self, member: str, bounds: Limits, totals: dict[str, int]) -> None:
         self.member, self.bounds, self.totals = member, bounds, totals
+        self.counts_cells = member.startswith("xl/worksheets/")
         self.cells_in_row = 0
         self.text_length = 0
-        self.in_text = False
+        self.in_string = False
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         local = name.rsplit(":", 1)[-1]
+        if self.counts_cells:
+            self._count(local)
+        if local in self.STRINGS:
+            self.in_string, self.text_length = True, 0
+        elif not self.in_string:
+            self.text_length = 0
+
+    def _count(self, local: str) -> None:
+        bounds = self.bounds
         if local == "row":
             self.totals["rows"] += 1
             self.cells_in_row = 0
-            if self.totals["rows"] > self.bounds.max_rows:
-                bound = self.bounds.max_rows
-                raise _refuse(f"Too many rows in {self.member}", f"more than {bound}", bound)
+            if self.totals["rows"] > bounds.max_rows:
+                raise _refuse(f"Too many rows in {self.member}", f"more than {bounds.max_rows}", bounds.max_rows)
         elif local == "c":
             self.totals["cells"] += 1
             self.cells_in_row += 1
-            if self.totals["cells"] > self.bounds.max_cells:
-                raise _refuse("Too many cells", f"more than {self.bounds.max_cells}", self.bounds.max_cells)
-            if self.cells_in_row > self.bounds.max_fields_per_row:
+            if self.totals["cells"] > bounds.max_cells:
+                raise _refuse("Too many cells", f"more than {bounds.max_cells}", bounds.max_cells)
+            if self.cells_in_row > bounds.max_fields_per_row:
                 raise _refuse(
                     f"Too many cells in one row of {self.member}",
-                    f"more than {self.bounds.max_fields_per_row}",
-                    self.bounds.max_fields_per_row,
+                    f"more than {bounds.max_fields_per_row}",
+                    bounds.max_fields_per_row,
                 )
-        elif local in self.TEXT_ELEMENTS:
-            self.in_text, self.text_length = True, 0
 
     def end(self, name: str) -> None:
-        if name.rsplit(":", 1)[-1] in self.TEXT_ELEMENTS:
-            self.in_text = False
+        if name.rsplit(":", 1)[-1] in self.STRINGS:
+            self.in_string = False
 
     def text(self, data: str) -> None:
-        if self.in_text:
-            self.text_length += len(data)
-            if self.text_length > self.bounds.max_string:
-                raise _refuse(
-                    f"A string in {self.member} is too long",
-                    f"more than {self.bounds.max_string} characters",
-                    self.bounds.max_string,
-                )
+        self.text_length += len(data)
+        if self.text_length > self.bounds.max_string:
+            raise _refuse(
+                f"A string in {self.member} is too long",
+                f"more than {self.bounds.max_string} characters",
+                self.bounds.max_string,
+            )
 
     @staticmethod
     def doctype(*args: Any) -> None:
@@ -136,6 +147,7 @@ class _SheetCounter:
 
 def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, bounds: Limits, totals: dict[str, int]) -> None:
     counter = _SheetCounter(info.filename, bounds, totals)
+    member_limit = _member_limit(info.filename, bounds)
     parser = expat.ParserCreate(namespace_separator=":")
     parser.buffer_text = False  # text arrives in pieces, counted and dropped
     parser.StartElementHandler = counter.start
@@ -149,8 +161,8 @@ def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, bounds: Limits, t
             while piece := member.read(CHUNK):
                 read += len(piece)
                 totals["bytes"] += len(piece)
-                if read > bounds.max_member_bytes:
-                    raise _refuse(f"{info.filename} is too large uncompressed", read, bounds.max_member_bytes)
+                if read > member_limit:
+                    raise _refuse(f"{info.filename} is too large uncompressed", read, member_limit)
                 if totals["bytes"] > bounds.max_total_bytes:
                     raise _refuse("The workbook is too large uncompressed", totals["bytes"], bounds.max_total_bytes)
                 parser.Parse(piece, False)
@@ -159,6 +171,10 @@ def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, bounds: Limits, t
         raise InspectionError(f"{info.filename} is not well-formed XML ({exc}).") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as exc:
         raise InspectionError(f"{info.filename} cannot be read from the workbook ({exc}).") from exc
+
+
+def _member_limit(name: str, bounds: Limits) -> int:
+    return bounds.max_member_bytes if _is_sheet_data(name) else bounds.max_other_member_bytes
 
 
 def inspect_xlsx(upload: BinaryIO, bounds: Limits | None = None) -> dict[str, int]:
@@ -179,18 +195,18 @@ def inspect_xlsx(upload: BinaryIO, bounds: Limits | None = None) -> dict[str, in
         declared = 0
         for info in members:
             declared += info.file_size
-            if info.file_size > bounds.max_member_bytes:
-                raise _refuse(
-                    f"{info.filename} is too large uncompressed", f"{info.file_size} bytes", bounds.max_member_bytes
-                )
+            if info.file_size > _member_limit(info.filename, bounds):
+                limit = _member_limit(info.filename, bounds)
+                raise _refuse(f"{info.filename} is too large uncompressed", f"{info.file_size} bytes", limit)
             ratio = info.file_size // max(info.compress_size, 1)
             if ratio > bounds.max_ratio:
                 raise _refuse(f"{info.filename} is compressed too much", f"ratio {ratio}:1", f"{bounds.max_ratio}:1")
         if declared > bounds.max_total_bytes:
             raise _refuse("The workbook is too large uncompressed", f"{declared} bytes", bounds.max_total_bytes)
         totals = {"rows": 0, "cells": 0, "bytes": 0}
-        for name in _scanned_members([info.filename for info in members]):
-            _scan_xml(archive, archive.getinfo(name), bounds, totals)
+        for info in members:
+            if _is_xml(info.filename):
+                _scan_xml(archive, info, bounds, totals)
     upload.seek(0)
     return totals
 

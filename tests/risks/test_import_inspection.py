@@ -115,6 +115,17 @@ def test_one_huge_string_is_refused_by_its_declared_size_and_by_streaming() -> N
     assert "A string in xl/sharedStrings.xml is too long: more than 32767 characters" in refusal(content, lenient)
 
 
+def test_rich_text_runs_count_as_one_string_and_other_parts_are_held_small() -> None:
+    runs = b"".join(b"<r><t>" + b"x" * 1000 + b"</t></r>" for _ in range(40))
+    sheet = SHEET_HEAD + b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>' + SHEET_TAIL
+    content = workbook_zip(sheet, b"<sst><si>" + runs + b"</si></sst>")
+    assert "A string in xl/sharedStrings.xml is too long" in refusal(content, Limits(max_ratio=10_000))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("xl/styles.xml", b"<styleSheet>" + b"<x/>" * 600_000 + b"</styleSheet>")
+    assert "xl/styles.xml is too large uncompressed" in refusal(buffer.getvalue(), Limits())
+
+
 def test_too_many_zip_members_and_doctypes_are_refused() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
