@@ -32,7 +32,6 @@ data stored before these checks still exports.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -45,6 +44,7 @@ from django.utils.deconstruct import deconstructible
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.utils import json as drf_json
 
 SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MULTI_LINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -156,14 +156,14 @@ class DateRangeValidator:
         return isinstance(other, DateRangeValidator)
 
 
-_OFFSET = re.compile(r"(?:[+-](\d{2}):?(\d{2})(?::?\d{2}(?:\.\d+)?)?)$")
+_ISO_DATETIME_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[T ][\d:.]+([+-])(\d{2}):?(\d{2})$")
 
 
 def datetime_text_problem(text: str) -> str | None:
     """An ISO datetime text whose offset Python cannot represent (``+99:00``) fails deep inside
-    the parser with an unhelpful error; say what it is instead."""
-    found = _OFFSET.search(text.strip()) if "T" in text or " " in text.strip() else None
-    if found and dt.timedelta(hours=int(found.group(1)), minutes=int(found.group(2))) >= MAX_UTC_OFFSET:
+    the parser with an unhelpful error; say what it is instead. Other texts pass."""
+    found = _ISO_DATETIME_OFFSET.match(text.strip())
+    if found and dt.timedelta(hours=int(found.group(2)), minutes=int(found.group(3))) >= MAX_UTC_OFFSET:
         return "time-zone offset is outside -24:00..+24:00"
     return None
 
@@ -287,8 +287,10 @@ class CleanJSONParser(parsers.JSONParser):
         raw = stream.read() if stream is not None else b""
         if json_depth_exceeds(raw, max_json_depth()):
             raise ParseError(f"JSON nested deeper than {max_json_depth()} levels.")
+        parse_constant = drf_json.strict_constant if self.strict else None
         try:
-            data = json.loads(raw.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET))
+            text = raw.decode((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+            data = drf_json.loads(text, parse_constant=parse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
         return _refuse_problems(data)
