@@ -15,24 +15,27 @@ from risks.api.urls import register as register_risks
 
 
 class IdRouter(DefaultRouter):
-    """Detail routes match only ids of the right shape (digits for integer keys, a UUID for UUID
-    keys), so ``/api/risks/abc/accept/`` is a 404 before any view or lookup sees ``abc``."""
+    """Detail routes match only ids of the right shape (Django's ``int`` or ``uuid`` path
+    converter, from the model's key), so ``/api/risks/abc/accept/`` is a 404 before any view or
+    lookup sees ``abc``, and the schema types the id."""
 
-    SHAPES = (
-        (models.UUIDField, "[0-9a-fA-F-]{32,36}"),
-        ((models.AutoField, models.BigAutoField, models.IntegerField), "[0-9]{1,18}"),
+    CONVERTERS = (
+        (models.UUIDField, "uuid"),
+        ((models.AutoField, models.BigAutoField, models.IntegerField), "int"),
     )
 
+    def __init__(self) -> None:
+        super().__init__(use_regex_path=False)
+
     def get_lookup_regex(self, viewset: Any, lookup_prefix: str = "") -> str:
-        if getattr(viewset, "lookup_value_regex", None) is None:
-            queryset = getattr(viewset, "queryset", None)
-            if queryset is not None:
-                meta, lookup = queryset.model._meta, viewset.lookup_field
-                field = meta.pk if lookup == "pk" else meta.get_field(lookup)
-                for kinds, shape in self.SHAPES:
-                    if isinstance(field, kinds):
-                        name = getattr(viewset, "lookup_url_kwarg", None) or viewset.lookup_field
-                        return f"(?P<{lookup_prefix}{name}>{shape})"
+        queryset = getattr(viewset, "queryset", None)
+        if getattr(viewset, "lookup_value_converter", None) is None and queryset is not None:
+            meta, lookup = queryset.model._meta, viewset.lookup_field
+            field = meta.pk if lookup == "pk" else meta.get_field(lookup)
+            for kinds, converter in self.CONVERTERS:
+                if isinstance(field, kinds):
+                    name = getattr(viewset, "lookup_url_kwarg", None) or lookup
+                    return f"<{converter}:{lookup_prefix}{name}>"
         return super().get_lookup_regex(viewset, lookup_prefix)
 
 
