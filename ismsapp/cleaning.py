@@ -8,7 +8,9 @@ Refused, with the field named, wherever text enters the application:
   none of them belongs in a title, a note or a filter.
 - dates outside ``settings.INPUT_DATE_MIN_YEAR``..``INPUT_DATE_MAX_YEAR`` (1900-2200 by default),
   and datetimes whose UTC offset is outside -24 h..+24 h;
-- ids that are not positive integers (``parse_id``);
+- API ids of the wrong shape: the API router (``ismsapp/api/urls.py``) matches detail routes
+  with Django's ``int``/``uuid`` path converters, so ``/api/risks/abc/accept/`` is a 404; ids in
+  query parameters and form fields go through model choice fields (an invalid choice);
 - JSON nested deeper than ``settings.INPUT_MAX_JSON_DEPTH`` (32 by default), checked on the raw
   bytes before any parser recurses.
 
@@ -16,14 +18,16 @@ Where it is applied (``install()`` runs first in ``IsmsAppConfig.ready``):
 
 - query parameters of every request, and the JSON depth of every JSON body up to the in-memory
   upload limit: ``InputCleaningMiddleware`` answers 400 naming the parameter;
-- Django forms: every ``forms.CharField`` (and subclass without validators of its own) carries
+- Django forms: every ``forms.CharField`` (and each subclass that does not declare its own
+  ``default_validators``, as ``EmailField`` and ``URLField`` do) carries
   ``ControlCharacterValidator``; every ``forms.DateField``/``DateTimeField`` carries
   ``DateRangeValidator``; so a form shows the error next to the field and keeps what was typed;
 - the API: the default DRF parsers (``CleanJSONParser``, ``CleanFormParser``,
   ``CleanMultiPartParser``) refuse deep JSON and control characters anywhere in the parsed data
   (400 naming the field path, e.g. ``"scale.2.label"``); DRF date fields carry the date range;
 - imports: ``risks/imports.py`` checks every cell with ``control_character_problem``;
-- the HTTP push endpoint checks its ``filename`` before anything is stored.
+- ``evidence.ingestion.create_job`` checks the filename of an upload or push before it stores a
+  byte (the push's ``?filename=`` is refused earlier still, by the middleware).
 
 On the way out, ``ismsapp.exports.spreadsheet_cell`` replaces what a spreadsheet cannot hold, so
 data stored before these checks still exports.
@@ -166,17 +170,6 @@ def datetime_text_problem(text: str) -> str | None:
     if found and dt.timedelta(hours=int(found.group(2)), minutes=int(found.group(3))) >= MAX_UTC_OFFSET:
         return "time-zone offset is outside -24:00..+24:00"
     return None
-
-
-# --- ids ----------------------------------------------------------------------------------------
-
-
-def parse_id(value: Any, field: str) -> int:
-    """A positive integer id from user input, or ``ValidationError`` naming ``field``."""
-    text = str(value).strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) < 1:
-        raise ValidationError({field: [f"{text[:40]!r} is not a valid id (a positive whole number)."]})
-    return int(text)
 
 
 # --- JSON nesting -------------------------------------------------------------------------------

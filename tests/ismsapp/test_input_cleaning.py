@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from ismsapp.cleaning import control_character_problem, data_problems, json_depth_exceeds, parse_id
+from ismsapp.cleaning import control_character_problem, data_problems, json_depth_exceeds
 from tests.risks import conftest as risk_fixtures
 
 make_risk = risk_fixtures.make_risk
@@ -48,6 +48,20 @@ def test_only_iso_datetimes_are_checked_for_impossible_offsets() -> None:
     assert datetime_text_problem("Room 1+99:99") is None  # a search text, not a datetime
 
 
+def test_every_app_form_field_carries_the_validators() -> None:
+    """``cleaning.install()`` runs before any form class is defined (field validators are bound
+    when the class is built), for ordinary and model forms of every app."""
+    from controls.forms import SoAEntryForm
+    from evidence.forms import EventFilterForm, SourceForm
+    from ismsapp.cleaning import ControlCharacterValidator, DateRangeValidator
+    from risks.forms import RiskForm
+
+    for form, name in ((RiskForm, "title"), (EventFilterForm, "host"), (SourceForm, "name")):
+        assert ControlCharacterValidator() in form.base_fields[name].validators, (form, name)
+    for form, name in ((SoAEntryForm, "last_reviewed"), (EventFilterForm, "since")):
+        assert DateRangeValidator() in form.base_fields[name].validators, (form, name)
+
+
 def test_parsed_data_problems_name_the_field_path() -> None:
     data = {"title": "ok", "scale": [{"label": "fine"}, {"label": "bad\x01"}], "bad\x00key": 1}
     problems = data_problems(data)
@@ -60,16 +74,6 @@ def test_json_depth_is_measured_without_recursion() -> None:
     assert json_depth_exceeds(b"[" * 4 + b"]" * 4, 3)
     assert not json_depth_exceeds(b'"\\"[[[[["', 1)  # brackets inside a string with an escaped quote
     assert json_depth_exceeds(b"[" * 1_000_000, 32)
-
-
-@pytest.mark.parametrize("raw", ["abc", "1.5", "-1", "0", "", "0x1", "١٢", "9" * 30, "1\x00"])
-def test_ids_that_are_not_positive_integers_are_refused(raw: str) -> None:
-    from django.core.exceptions import ValidationError
-
-    with pytest.raises(ValidationError) as refused:
-        parse_id(raw, "risk")
-    assert "risk" in refused.value.message_dict
-    assert parse_id(" 42 ", "risk") == 42
 
 
 # --- query parameters (every GET route: tests/test_routes_input.py) ------------------------------
