@@ -44,6 +44,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.deconstruct import deconstructible
 from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
@@ -210,15 +211,7 @@ def _is_json(content_type: str) -> bool:
 def _refusal(request: HttpRequest, problems: dict[str, list[str]]) -> HttpResponse:
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
         return JsonResponse(problems, status=400)
-    lines = "".join(f"<li><strong>{_escape(k)}</strong>: {_escape(' '.join(v))}</li>" for k, v in problems.items())
-    body = f"<!doctype html><title>Bad request</title><h1>Bad request</h1><ul>{lines}</ul>"
-    return HttpResponse(body, status=400, content_type="text/html; charset=utf-8")
-
-
-def _escape(text: str) -> str:
-    from django.utils.html import escape
-
-    return escape(text)
+    return render(request, "errors/400.html", {"problems": problems}, status=400)
 
 
 def query_problems(request: HttpRequest) -> dict[str, list[str]]:
