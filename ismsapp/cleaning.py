@@ -20,8 +20,9 @@ Where it is applied (``install()`` runs first in ``IsmsAppConfig.ready``):
   upload limit: ``InputCleaningMiddleware`` answers 400 naming the parameter;
 - Django forms: every ``forms.CharField`` (and each subclass that does not declare its own
   ``default_validators``, as ``EmailField`` and ``URLField`` do) carries
-  ``ControlCharacterValidator``; every ``forms.DateField``/``DateTimeField`` carries
-  ``DateRangeValidator``; so a form shows the error next to the field and keeps what was typed;
+  ``ControlCharacterValidator``, allowing tab and line breaks only in a text area; every
+  ``forms.DateField``/``DateTimeField`` carries ``DateRangeValidator``; so a form shows the error
+  next to the field and keeps what was typed;
 - the API: the default DRF parsers (``CleanJSONParser``, ``CleanFormParser``,
   ``CleanMultiPartParser``) refuse deep JSON and control characters anywhere in the parsed data
   (400 naming the field path, e.g. ``"scale.2.label"``); DRF date fields carry the date range;
@@ -297,13 +298,24 @@ class CleanMultiPartParser(parsers.MultiPartParser):
 # --- installation -------------------------------------------------------------------------------
 
 
+class _TextFieldValidators:
+    """``forms.CharField.default_validators``: the control-character check, allowing tab and line
+    breaks only when the field is shown as a text area (Django binds the widget to the field just
+    before it reads its default validators)."""
+
+    def __get__(self, field: forms.CharField | None, owner: type) -> list[Any]:
+        multiline = field is None or isinstance(getattr(field, "widget", None), forms.Textarea)
+        return [ControlCharacterValidator(multiline=multiline)]
+
+
 def _with(validators: list[Any], extra: Any) -> list[Any]:
     return [*validators, extra] if extra not in validators else list(validators)
 
 
 def install() -> None:
     """Attach the validators to the base field classes (before any form class is defined)."""
-    forms.CharField.default_validators = _with(forms.CharField.default_validators, ControlCharacterValidator())
+    if not isinstance(forms.CharField.__dict__.get("default_validators"), _TextFieldValidators):
+        forms.CharField.default_validators = _TextFieldValidators()  # type: ignore[assignment]
     for field_class in (forms.DateField, forms.DateTimeField, serializers.DateField, serializers.DateTimeField):
         field_class.default_validators = _with(field_class.default_validators, DateRangeValidator())
 

@@ -57,7 +57,8 @@ def test_every_app_form_field_carries_the_validators() -> None:
     from risks.forms import RiskForm
 
     for form, name in ((RiskForm, "title"), (EventFilterForm, "host"), (SourceForm, "name")):
-        assert ControlCharacterValidator() in form.base_fields[name].validators, (form, name)
+        assert ControlCharacterValidator(multiline=False) in form.base_fields[name].validators, (form, name)
+    assert ControlCharacterValidator(multiline=True) in RiskForm.base_fields["description"].validators
     for form, name in ((SoAEntryForm, "last_reviewed"), (EventFilterForm, "since")):
         assert DateRangeValidator() in form.base_fields[name].validators, (form, name)
 
@@ -217,6 +218,10 @@ def test_a_page_form_shows_the_control_character_next_to_the_field(client_for, r
     assert response.context["form"].errors["title"]
     assert "description" not in response.context["form"].errors  # line breaks are fine in a text area
     assert not Risk.objects.exists()
+    response = client_for("compliance_officer").post(
+        reverse("risks:create"), {"title": "two\nlines", "owner": risk_owner.pk, "treatment_option": "modify"}
+    )
+    assert "U+000A" in " ".join(response.context["form"].errors["title"])  # not in a one-line field
 
 
 @pytest.mark.django_db
