@@ -12,15 +12,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from controls.models import Edition, SoAVersion
 from controls.services import check_version_integrity
 from controls.soa import ClauseRow, SoARow, SoAView, draft_view, version_view
 from ismsapp import reports
 from ismsapp.audit import acting_as
-from ismsapp.exports import neutralise_cell
+from ismsapp.exports import add_sheet, neutralise_cell, new_workbook, workbook_bytes
 from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
 
@@ -94,18 +92,13 @@ def soa_csv(view: SoAView) -> bytes:
 
 
 def _sheet(workbook: Workbook, title: str, columns: list[Column], rows: list[SoARow] | list[ClauseRow]) -> None:
-    sheet = workbook.create_sheet(title[:31])
-    table = _table(columns, rows)
-    for values in table:
-        sheet.append(values)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="17324F")
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-    for index, (_, _, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(table)}"
+    add_sheet(
+        workbook,
+        title,
+        [name for name, _, _ in columns],
+        ([value(row) for _, value, _ in columns] for row in rows),
+        widths=[width for _, _, width in columns],
+    )
 
 
 def _version_sheets(workbook: Workbook, view: SoAView, title: str | None = None) -> None:
@@ -119,8 +112,7 @@ def soa_xlsx(edition: str, selected: SoAView) -> bytes:
     """Two sheets per version (controls, then clauses 4-10): the selected version first, then the
     draft and every published version. A published version whose snapshot was altered refuses the
     whole workbook (``AlteredVersionError``)."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook = new_workbook()
     _version_sheets(workbook, selected)
     if not selected.is_draft:
         _version_sheets(workbook, draft_view(edition), title="Working draft")
@@ -128,9 +120,7 @@ def soa_xlsx(edition: str, selected: SoAView) -> bytes:
         if selected.version is None or version.pk != selected.version.pk:
             check_version_integrity(version)
             _version_sheets(workbook, version_view(version), title=f"Version {version.number}")
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def pdf_context(view: SoAView) -> dict[str, Any]:

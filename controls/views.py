@@ -20,6 +20,7 @@ from controls.reports import export_basename, published_version, soa_csv, soa_vi
 from controls.services import transition_2013_to_2022
 from controls.soa import SoAView, clause_rows, diff_views, soa_rows
 from ismsapp.downloads import attachment
+from ismsapp.forms import add_service_errors
 from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.reports import request_report
 
@@ -182,8 +183,7 @@ class _RowEditView(PermissionRequiredMixin, View):
             current = self.form_class(initial=self.form_class.initial_from(self.row(conflict.current)))
             return self.render_form(request, conflict.current, current, status=409, conflict=str(conflict))
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
             return self.render_form(request, entry, form, status=400)
         if request.htmx:
             return self.render_row(request, saved)
@@ -346,8 +346,7 @@ class PublishView(PermissionRequiredMixin, IdentityConfirmedMixin, View):
             try:
                 version = services.publish_soa(actor=request.user, edition=edition, **form.cleaned_data)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"Version {version.number} of the {edition} SoA published.")
                 return HttpResponseRedirect(reverse("controls:soa_versions", args=[edition]))
@@ -433,9 +432,7 @@ class TransitionView(PermissionRequiredMixin, View):
                     actor=request.user, overwrite=form.cleaned_data["overwrite"], version=number
                 )
             except ValidationError as exc:
-                errors = exc.message_dict if hasattr(exc, "error_dict") else {"overwrite": exc.messages}
-                for field, texts in errors.items():
-                    form.add_error("source_version" if field == "version" else "overwrite", texts)
+                add_service_errors(form, exc, rename={"version": "source_version"}, rest="overwrite")
             else:
                 messages.success(
                     request,

@@ -42,6 +42,7 @@ from evidence.parsers.sessions import gap_warnings, redact_hidden_input, session
 from evidence.parsers.years import YearPlan, plan_years
 from ismsapp.audit import acting_as
 from ismsapp.blobs import blob_path, store_bytes, store_stream
+from ismsapp.cleaning import refuse_control_characters
 from ismsapp.models import User
 
 logger = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ def create_job(
     """Store the bytes (inflated first if they are a gzip file, unless ``inflate`` is off: bytes
     that are not one file, such as a syslog receiver's batch, or a body already inflated), create
     the job and its chunks, and queue one task per chunk (on commit). A file over the size limit,
-    or damaged gzip, raises ``ValueError`` (``ParseError`` naming the reason), leaving nothing."""
+    or damaged gzip, raises ``ValueError`` (``ParseError`` naming the reason), and a filename with
+    control characters ``ValidationError``, leaving nothing."""
     from evidence.tasks import process_chunk_task
 
+    refuse_control_characters(filename, "filename")  # before any byte is stored
     spec = get_format(fmt)
     if inflate and not spec.reads_gzip:
         stream = inflated_if_gzip(stream, settings.EVIDENCE_MAX_UPLOAD_BYTES)

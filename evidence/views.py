@@ -21,6 +21,7 @@ from evidence.querysets import CSV_FIELDS, CSV_HEADER, csv_row, filter_events, v
 from ismsapp.blobs import blob_path
 from ismsapp.downloads import attachment
 from ismsapp.exports import csv_lines
+from ismsapp.forms import add_service_errors
 from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.pagination import keyset_page, parse_cursor
 
@@ -74,8 +75,7 @@ class SourceCreateView(PermissionRequiredMixin, View):
             try:
                 source, token = services.create_source(actor=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                per_field = hasattr(exc, "error_dict") and set(exc.error_dict) <= set(form.fields)
-                form.add_error(None, exc if per_field else exc.messages)  # next to the field it names
+                add_service_errors(form, exc)
             else:
                 return render(request, "evidence/token.html", {"source": source, "token": token}, status=201)
         return render_sources(request, form, status=400)

@@ -7,6 +7,10 @@ class IsmsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from ismsapp import cleaning
+
+        cleaning.install()  # first: form classes defined later get the field validators
+
         from ismsapp import receivers
 
         receivers.connect()

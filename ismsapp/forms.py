@@ -6,9 +6,23 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.exceptions import ValidationError
 
+from ismsapp.cleaning import iter_field_errors
 from ismsapp.models import AuditEntry, User
 from ismsapp.roles import Role
+
+
+def add_service_errors(
+    form: forms.BaseForm, error: ValidationError, *, rename: dict[str, str] | None = None, rest: str | None = None
+) -> None:
+    """Show a service's ``ValidationError`` on ``form``: each message next to the field it names
+    (after ``rename``: service name -> form field) when the form has that field, the others on
+    ``rest`` (a field) or at the top of the form."""
+    rename = rename or {}
+    for field, messages in iter_field_errors(error):
+        target = rename.get(field or "", field)
+        form.add_error(target if target in form.fields else rest, messages)
 
 
 class RolesField(forms.MultipleChoiceField):

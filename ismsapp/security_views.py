@@ -25,7 +25,7 @@ from django.views import View
 from django_otp import login as otp_login
 
 from ismsapp import identity, mfa, passkeys, services
-from ismsapp.forms import ConfirmIdentityForm, SecondFactorForm
+from ismsapp.forms import ConfirmIdentityForm, SecondFactorForm, add_service_errors
 from ismsapp.models import User
 
 PENDING_LOGIN = "isms_mfa_pending_login"
@@ -37,14 +37,6 @@ def _safe_next(request: HttpRequest, url: str | None) -> str:
     ):
         return url
     return reverse(settings.LOGIN_REDIRECT_URL)
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 # --- login, second step -----------------------------------------------------------------------
@@ -150,7 +142,7 @@ class ConfirmIdentityView(View):
             except identity.IdentityLockedOut:
                 return get_lockout_response(request, credentials={"username": request.user.get_username()})
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 return HttpResponseRedirect(_safe_next(request, request.POST.get("next")))
         return self._render(request, form, status=400)
@@ -212,7 +204,7 @@ class TOTPEnrolView(identity.IdentityConfirmedMixin, View):
                     actor=request.user, code=form.cleaned_data["otp_code"], request=request
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 otp_login(request, mfa.totp_devices(request.user).order_by("-pk").first())
                 messages.success(request, "Authenticator app added: from now on you log in with a code.")

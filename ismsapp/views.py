@@ -24,7 +24,7 @@ from ismsapp.blobs import blob_path
 from ismsapp.dashboard import panels_for
 from ismsapp.downloads import attachment
 from ismsapp.exports import csv_lines
-from ismsapp.forms import AuditTrailFilterForm, UserCreateForm, UserUpdateForm
+from ismsapp.forms import AuditTrailFilterForm, UserCreateForm, UserUpdateForm, add_service_errors
 from ismsapp.models import AuditEntry, GeneratedReport, User
 from ismsapp.pagination import keyset_page, parse_cursor
 from ismsapp.permissions import allowed
@@ -156,7 +156,7 @@ class UserCreateView(PermissionRequiredMixin, identity.IdentityConfirmedMixin, V
             try:
                 user = services.create_user(actor=request.user, **data)
             except ValidationError as exc:
-                form.add_error(None, exc.messages)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"User {user.username} created.")
                 _announce_pending_grants(request, user)
@@ -219,11 +219,7 @@ class UserUpdateView(PermissionRequiredMixin, identity.IdentityConfirmedMixin, V
             try:
                 services.update_user(actor=request.user, user=user, **form.cleaned_data)
             except (ValueError, ValidationError) as exc:
-                if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-                    for field, errors in exc.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                else:
-                    form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
+                add_service_errors(form, exc if isinstance(exc, ValidationError) else ValidationError(str(exc)))
             else:
                 messages.success(request, f"User {user.username} updated.")
                 _announce_pending_grants(request, user)

@@ -18,11 +18,14 @@ from django.db import IntegrityError, transaction
 from openpyxl import load_workbook
 
 from controls.models import Control
+from ismsapp.cleaning import control_character_problem, date_problem
+from ismsapp.inspection import InspectionError, inspect_csv, inspect_xlsx
 from ismsapp.models import User
 from risks import services
 from risks.models import Asset, Risk
 
 MAX_ROWS = 5_000
+MULTI_LINE_COLUMNS = frozenset({"description", "location", "threat", "vulnerability"})
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "assets": [
         ("name", "required, unique"),
@@ -77,7 +80,12 @@ class FileError(ValueError):
 
 
 def read_rows(upload: BinaryIO, name: str) -> Iterator[dict[str, str]]:
-    """Rows of a CSV (UTF-8) or XLSX file as {lower-case header: text}."""
+    """Rows of a CSV (UTF-8) or XLSX file as {lower-case header: text}, after the file passed
+    ``ismsapp.inspection`` (sizes, counts, longest string) so no parser builds more than that."""
+    try:
+        (inspect_xlsx if name.lower().endswith(".xlsx") else inspect_csv)(upload)
+    except InspectionError as exc:
+        raise FileError(str(exc)) from exc
     if name.lower().endswith(".xlsx"):
         try:
             workbook = load_workbook(upload, read_only=True, data_only=True)
@@ -123,9 +131,22 @@ def _date(value: str, label: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value[:10])
+        parsed = date.fromisoformat(value[:10])
     except ValueError as exc:
         raise ValidationError({label: f"{value!r} is not a date (YYYY-MM-DD)."}) from exc
+    problem = date_problem(parsed)
+    if problem:
+        raise ValidationError({label: f"{value!r}: {problem}."})
+    return parsed
+
+
+def cell_errors(line: int, row: dict[str, str]) -> list[RowError]:
+    """Cells holding control characters (tab and line breaks pass in multi-line columns)."""
+    return [
+        RowError(line, column, problem)
+        for column, value in row.items()
+        if (problem := control_character_problem(value, multiline=column in MULTI_LINE_COLUMNS))
+    ]
 
 
 def _asset(actor: User, row: dict[str, str]) -> Asset:
@@ -205,6 +226,9 @@ def _import(actor: User, upload: Any, what: str, create: Any) -> ImportReport:
                 unknown = set(row) - expected
                 if unknown:
                     report.errors.append(RowError(line, ", ".join(sorted(unknown)), "Unknown column."))
+                    continue
+                if bad_cells := cell_errors(line, row):
+                    report.errors.extend(bad_cells)
                     continue
                 try:
                     with transaction.atomic():

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.utils import timezone
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from ismsapp import reports
-from ismsapp.exports import neutralise_cell
+from ismsapp.exports import add_sheet, new_workbook, workbook_bytes
 from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
 from risks.heatmap import count_cells, heatmap_svg
@@ -69,25 +65,10 @@ def plan_queryset(user: User) -> QuerySet[TreatmentAction]:
 
 
 def _workbook(title: str, columns: list[tuple[str, Callable[[Any], Any]]], rows: QuerySet) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title[:31]
-    sheet.append([name for name, _ in columns])
-    count = 0
-    for item in rows.iterator(chunk_size=500) if not rows._prefetch_related_lookups else rows:
-        sheet.append([neutralise_cell(value(item)) for _, value in columns])
-        count += 1
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="17324F")
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index in range(1, len(columns) + 1):
-        sheet.column_dimensions[get_column_letter(index)].width = 18
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    workbook = new_workbook()
+    items = rows.iterator(chunk_size=500) if not rows._prefetch_related_lookups else rows
+    add_sheet(workbook, title, [name for name, _ in columns], ([value(item) for _, value in columns] for item in items))
+    return workbook_bytes(workbook)
 
 
 def register_xlsx(user: User) -> bytes:

@@ -18,6 +18,7 @@ from django.views import View
 
 from ismsapp import identity
 from ismsapp.downloads import attachment
+from ismsapp.forms import add_service_errors
 from ismsapp.reports import request_report
 from risks import imports, services
 from risks.forms import (
@@ -51,14 +52,6 @@ class RiskReaderMixin(RuleRequiredMixin):
 
     rule = staticmethod(services.can_read_risk_register)
     permission_denied_message = "Your role has no access to the risk register."
-
-
-def _form_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 class RegisterView(RiskReaderMixin, View):
@@ -202,7 +195,7 @@ class RiskEditView(View):
                         actor=request.user, risk=risk, assets=assets, controls=controls, **values
                     )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"{risk.reference} saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
@@ -260,7 +253,7 @@ class ActionEditView(View):
             try:
                 services.save_action(actor=request.user, risk=risk, action=action, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "Treatment action saved.")
                 return HttpResponseRedirect(reverse("risks:detail", args=[risk.pk]))
@@ -291,7 +284,7 @@ class AcceptView(View):
             except identity.IdentityLockedOut as exc:
                 return identity.handle_identity_refusal(request, exc)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 text = (
                     "Residual risk accepted."
@@ -415,7 +408,7 @@ class AssetEditView(RuleRequiredMixin, View):
             try:
                 services.save_asset(actor=request.user, asset=asset, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"Asset {form.cleaned_data['name']} saved.")
                 return HttpResponseRedirect(reverse("risks:assets"))

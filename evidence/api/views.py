@@ -80,6 +80,14 @@ class RawBodyParser(BaseParser):
         return None
 
 
+def _declared_length(request: Request) -> int:
+    """The body's Content-Length (0 when absent: a chunked body, which WSGI would read as empty)."""
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
 class IngestView(APIView):
     """``POST /api/ingest/<source>/`` with ``Authorization: Bearer <source token>``: raw lines or
     NDJSON (``?format=``, default the source's), optionally ``Content-Encoding: gzip``. Answers 202
@@ -116,6 +124,11 @@ class IngestView(APIView):
                 {"format": f"Unknown format {fmt!r}; use one of {', '.join(sorted(FORMATS))}."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if not _declared_length(request):
+            return Response(
+                {"detail": "The request body is empty: send the evidence with a Content-Length header."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         body: Any = request._request
         encoding = request.META.get("HTTP_CONTENT_ENCODING", "").lower()
         if encoding == "gzip":
@@ -138,6 +151,8 @@ class IngestView(APIView):
             )
         except ParseError as exc:  # from the gzip reader: what was wrong with the body
             return Response({"detail": exc.detail, "reason": exc.reason}, status=status.HTTP_400_BAD_REQUEST)
+        except DjangoValidationError as exc:  # the filename
+            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         except ValueError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         url = reverse("ingestionjob-detail", args=[job.pk])

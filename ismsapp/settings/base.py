@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "ismsapp.middleware.LoginRequiredMiddleware",
     "ismsapp.middleware.MFAEnrolmentMiddleware",
+    "ismsapp.cleaning.InputCleaningMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "ismsapp.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -284,6 +285,22 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- API ---------------------------------------------------------------------------------------
 
+# Input cleaning (ismsapp/cleaning.py) and import inspection (ismsapp/inspection.py)
+INPUT_DATE_MIN_YEAR = env_int("ISMS_INPUT_DATE_MIN_YEAR", 1900)
+INPUT_DATE_MAX_YEAR = env_int("ISMS_INPUT_DATE_MAX_YEAR", 2200)
+INPUT_MAX_JSON_DEPTH = env_int("ISMS_INPUT_MAX_JSON_DEPTH", 32)
+# Spreadsheet imports, checked before any parser builds them (peak memory bound: ismsapp/inspection.py)
+IMPORT_MAX_BYTES = env_int("ISMS_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("ISMS_IMPORT_MAX_ROWS", 5_001)  # data rows plus the header
+IMPORT_MAX_CELLS = env_int("ISMS_IMPORT_MAX_CELLS", 200_000)
+IMPORT_MAX_FIELDS_PER_ROW = env_int("ISMS_IMPORT_MAX_FIELDS_PER_ROW", 64)
+IMPORT_MAX_STRING = env_int("ISMS_IMPORT_MAX_STRING", 32_767)
+IMPORT_MAX_ENTRIES = env_int("ISMS_IMPORT_MAX_ENTRIES", 64)
+IMPORT_MAX_MEMBER_BYTES = env_int("ISMS_IMPORT_MAX_MEMBER_BYTES", 16 * 1024 * 1024)
+IMPORT_MAX_OTHER_MEMBER_BYTES = env_int("ISMS_IMPORT_MAX_OTHER_MEMBER_BYTES", 2 * 1024 * 1024)
+IMPORT_MAX_TOTAL_BYTES = env_int("ISMS_IMPORT_MAX_TOTAL_BYTES", 32 * 1024 * 1024)
+IMPORT_MAX_RATIO = env_int("ISMS_IMPORT_MAX_RATIO", 100)
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -291,6 +308,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],
+    # Input cleaning (ismsapp/cleaning.py): JSON depth bounded, no control characters in any string
+    "DEFAULT_PARSER_CLASSES": [
+        "ismsapp.cleaning.CleanJSONParser",
+        "ismsapp.cleaning.CleanFormParser",
+        "ismsapp.cleaning.CleanMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "ismsapp.api.schema.IsmsAutoSchema",  # documents the error answers too
     "DEFAULT_PAGINATION_CLASS": "ismsapp.api.pagination.StandardPagination",
     "PAGE_SIZE": 100,

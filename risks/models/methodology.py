@@ -94,14 +94,16 @@ class RiskMethodology(models.Model):
             if (
                 not isinstance(scale, list)
                 or not scale
+                or not all(isinstance(step, dict) for step in scale)
                 or [s.get("value") for s in scale] != list(range(1, len(scale) + 1))
                 or any(not str(s.get("label", "")).strip() for s in scale)
             ):
                 errors[name] = "A scale lists steps with values 1, 2, 3 ... in order, each with a label."
-        keys = [level.get("key") for level in self.levels] if isinstance(self.levels, list) else []
-        if not keys or len(set(keys)) != len(keys) or any(not k for k in keys):
+        levels = self.levels if isinstance(self.levels, list) else []
+        keys = [level.get("key") if isinstance(level, dict) else None for level in levels]
+        if not keys or any(not isinstance(k, str) or not k for k in keys) or len(set(keys)) != len(keys):
             errors["levels"] = "Levels need distinct keys, from lowest to highest."
-        if self.appetite not in keys:
+        if not isinstance(self.appetite, str) or self.appetite not in keys:
             errors["appetite"] = "The appetite must be one of the levels."
         if not errors:
             expected = {
