@@ -231,6 +231,19 @@ def query_problems(request: HttpRequest) -> dict[str, list[str]]:
     return problems
 
 
+# Request headers the application keeps (the lockout's and the sessions' records): what a client put
+# there is not refused (it says nothing about what the user asked for) but cannot reach the database.
+STORED_HEADERS = ("HTTP_USER_AGENT",)
+
+
+def clean_stored_headers(request: HttpRequest) -> None:
+    """Control characters in the headers that are stored become U+FFFD (PostgreSQL refuses NUL)."""
+    for name in STORED_HEADERS:
+        value = request.META.get(name)
+        if value and SINGLE_LINE.search(value):
+            request.META[name] = SINGLE_LINE.sub("\ufffd", value)
+
+
 class InputCleaningMiddleware:
     """Refuses (400, parameter named) query parameters with control characters, and JSON bodies
     nested deeper than ``INPUT_MAX_JSON_DEPTH``, before any view or parser sees them."""
@@ -239,6 +252,7 @@ class InputCleaningMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        clean_stored_headers(request)
         problems = query_problems(request)
         json_body = not problems and _is_json(request.content_type or "") and self._small(request)
         if json_body and json_depth_exceeds(request.body, max_json_depth()):

@@ -12,17 +12,15 @@ is reproducible (a fixed seed, ``ISMS_FUZZ_SEED``: the same inputs on every mach
 by a timeout. Each operation runs in a savepoint rolled back after it, so a fuzzed PUT or POST
 never changes what the next operation sees.
 
-No operation is excluded. ``ISMS_FUZZ_STRICT=1`` fails on the 500s left to input cleaning too.
+No operation is excluded, and no server error is tolerated.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -54,18 +52,6 @@ CHECKS = [
     checks.content_type_conformance,
     checks.response_schema_conformance,
 ]
-
-# Server errors caused by raw input that the central input cleaning (issue 10, item 5: NUL and
-# control characters, nesting, bad ids, date ranges) removes. Until that lands, a 500 on a
-# request carrying such input is reported but tolerated; set ISMS_FUZZ_STRICT=1 to see them fail,
-# and set this to False once input cleaning is merged.
-TOLERATE_UNCLEANED_INPUT_500 = os.environ.get("ISMS_FUZZ_STRICT") != "1"
-UNCLEANED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-TOLERATED: set[str] = set()  # the 500s tolerated in this test, reported as warnings
-# Operations with a known 500 from input of the wrong shape, also left to input cleaning:
-KNOWN_INPUT_500 = {
-    "POST /api/risk-methodologies/",  # scale items that are not objects (risks/models/methodology.py clean())
-}
 
 
 class PersonaApp(WSGIHandler):
@@ -168,28 +154,6 @@ def _pinned(path: str, ids: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-
-
-def _tolerated(case: Any, response: Any) -> bool:
-    """A 500 left to the input-cleaning branch (see TOLERATE_UNCLEANED_INPUT_500)."""
-    if not TOLERATE_UNCLEANED_INPUT_500 or response.status_code < 500:
-        return False
-    if case.operation.label in KNOWN_INPUT_500:
-        return True
-    sent = (case.path_parameters, case.query, case.body, case.headers)
-    return any(UNCLEANED.search(text) for text in _strings(sent))
-
-
 def _fuzz(
     operation: Any, persona: str, app: PersonaApp, pinned: dict[str, Any] | None, headers: dict[str, str] | None
 ) -> tuple[int, list[Finding]]:
@@ -204,9 +168,6 @@ def _fuzz(
         try:
             case.validate_response(response, checks=CHECKS)
         except (AssertionError, FailureGroup) as error:
-            if _tolerated(case, response):
-                TOLERATED.add(f"{operation.label}: {app.last_error[:120]}")
-                return
             failures = getattr(error, "exceptions", None) or [error]
             for failure in failures:
                 title = getattr(failure, "title", type(failure).__name__)
@@ -265,7 +226,4 @@ def test_every_operation_answers_as_its_schema_says(persona: str | None, fuzz_wo
     finally:
         app.user = None
     print(f"\n{name}: {len(operations)} operations, {sent} requests, {time.monotonic() - started:.1f} s")
-    for tolerated in sorted(TOLERATED):
-        warnings.warn(f"500 left to input cleaning: {tolerated}", stacklevel=1)
-    TOLERATED.clear()
     assert not findings, f"{len(findings)} responses break the schema:\n" + "\n".join(map(str, findings))

@@ -13,6 +13,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from ismsapp.cleaning import control_character_problem, data_problems, json_depth_exceeds
+from tests.conftest import PASSWORD
 from tests.risks import conftest as risk_fixtures
 
 make_risk = risk_fixtures.make_risk
@@ -355,3 +356,11 @@ def test_neutralisation_is_kept_with_the_replacement() -> None:
     assert spreadsheet_cell("=1+1\x01") == "'=1+1\ufffd"
     assert spreadsheet_cell(5) == 5
     assert json.dumps(spreadsheet_cell("tab\tand\nnewline")) == json.dumps("tab\tand\nnewline")
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "wrong-password"])
+def test_a_nul_in_the_user_agent_never_breaks_the_login(risk_owner, password) -> None:
+    """django-axes and the session records store the User-Agent: PostgreSQL refuses NUL (was a 500)."""
+    client = Client(HTTP_USER_AGENT="evil\x00agent\x01")
+    response = client.post(reverse("login"), {"username": "risk_owner", "password": password})
+    assert response.status_code in (200, 302)

@@ -13,7 +13,7 @@ from evidence.models import IngestionJob
 from ismsapp import services as platform
 from ismsapp.models import AuditEntry, RefusalCounter
 from ismsapp.roles import Role
-from risks import acceptance
+from risks import services
 from risks import services as risk_services
 from tests.conftest import PASSWORD
 
@@ -40,7 +40,7 @@ def accepted_risk(catalogue, compliance_officer, risk_owner):
         vulnerability="Unencrypted disks",
         affects_confidentiality=True,
     )
-    accepted = acceptance.accept_residual_risk(
+    accepted = services.accept_residual_risk(
         actor=risk_owner, risk=risk, password=PASSWORD, justification="Disks are encrypted; the rest is insured."
     )
     return risk, accepted
