@@ -9,9 +9,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ismsapp import mfa, services
+from ismsapp import services
 from ismsapp.models import Organisation, User
 from ismsapp.roles import Role
+from ismsapp.services import mfa
 
 DEMO_ORGANISATION = "Demo Organisation Ltd"
 DEMO_MFA_EXEMPTION = "demo"

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.views import APIView
 
 from ismsapp.audit import audit_context
+from ismsapp.models import UserSession
 from ismsapp.refusals import record_refusal
+from ismsapp.services import sessions
 
 
 class AuditContextMiddleware:
@@ -58,7 +66,7 @@ class MFAEnrolmentMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
-        from ismsapp import mfa
+        from ismsapp.services import mfa
 
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not mfa.needs_enrolment(user):
@@ -73,3 +81,41 @@ class MFAEnrolmentMiddleware:
                 {"detail": "Your role requires a second factor: set it up in the browser first."}, status=403
             )
         return HttpResponseRedirect(f"{reverse('mfa')}?required=1")
+
+
+@cache
+def _api_prefix() -> str:
+    return reverse("api-root")
+
+
+class SessionLifetimeMiddleware:
+    """Ends sessions that are idle too long, too old, ended elsewhere or unknown (after
+    ``AuthenticationMiddleware`` and ``MessageMiddleware``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if SESSION_KEY in request.session and request.user.is_authenticated:
+            key_hash = sessions.current_session_hash(request)
+            row = UserSession.objects.filter(key_hash=key_hash, user=request.user).first() if key_hash else None
+            now = timezone.now()
+            reason = sessions.expiry_of(row, now)
+            if reason is not None:
+                message = sessions.expiry_message(reason, row)
+                sessions.expire_session(request, reason, row)
+                return self._refused(request, message)
+            sessions.touch(request, row, now)
+        return self.get_response(request)
+
+    def _refused(self, request: HttpRequest, message: str) -> HttpResponse:
+        if request.path_info.startswith(_api_prefix()):
+            response: HttpResponse = JsonResponse({"detail": message}, status=401)
+            response["WWW-Authenticate"] = "Token"
+            return response
+        messages.warning(request, message)
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=401)
+            response["HX-Redirect"] = reverse(settings.LOGIN_URL)
+            return response
+        return redirect_to_login(request.get_full_path())

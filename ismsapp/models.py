@@ -247,7 +247,7 @@ class GeneratedReport(models.Model):
 
 
 class UserSession(models.Model):
-    """One browser session of a user, kept so that it can be listed and ended (``ismsapp.sessions``).
+    """One browser session of a user, kept so that it can be listed and ended (``ismsapp.services.sessions``).
 
     Only the SHA-256 of the session key is stored. A session without a live row is refused by
     ``SessionLifetimeMiddleware``: ending a row ends the session at its next request.
@@ -271,7 +271,7 @@ class UserSession(models.Model):
 
 
 class ApiToken(models.Model):
-    """A named API key of one user (``ismsapp.tokens``): only the SHA-256 of the key is kept.
+    """A named API key of one user (``ismsapp.services.tokens``): only the SHA-256 of the key is kept.
 
     Used as ``Authorization: Token <key>``; refused once expired or revoked, or when its user is
     inactive. Revoked tokens stay for the record.

@@ -16,7 +16,7 @@ from ismsapp.roles import role_group_names
 
 
 def _you(user: Any) -> dict[str, Any]:
-    from ismsapp import mfa
+    from ismsapp.services import mfa
 
     return {"roles": user.role_names, "last_login": user.last_login, "mfa_status": mfa.status_label(user)}
 

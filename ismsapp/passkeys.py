@@ -31,8 +31,10 @@ from django_otp_webauthn.views import (
     CompleteCredentialRegistrationView,
 )
 
-from ismsapp import identity, mfa
+from ismsapp import identity
 from ismsapp.audit import record_event
+from ismsapp.services import mfa
+from ismsapp.services.identity import LOCKED_OUT_MESSAGE, is_locked_out
 
 
 def relying_party_id(request: HttpRequest) -> str:
@@ -117,8 +119,8 @@ class AuthenticationBegin(BeginCredentialAuthenticationView):
         user = self.get_user()
         if user is None:
             raise NoPendingLogin()
-        if identity.is_locked_out(self.request, user.get_username()):
-            raise exceptions.UserDisabled(detail=identity.LOCKED_OUT_MESSAGE)
+        if is_locked_out(self.request, user.get_username()):
+            raise exceptions.UserDisabled(detail=LOCKED_OUT_MESSAGE)
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -10,9 +10,9 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_migrate
 from django.http import HttpRequest
 
-from ismsapp import sessions
 from ismsapp.audit import record_event
 from ismsapp.roles import sync_roles
+from ismsapp.services import sessions
 
 
 def _action(name: str) -> int:
@@ -56,4 +56,22 @@ def connect() -> None:
     user_login_failed.connect(on_login_failed, dispatch_uid="isms_audit_login_failed")
     user_locked_out.connect(on_locked_out, dispatch_uid="isms_audit_locked_out")
     post_migrate.connect(on_post_migrate, dispatch_uid="isms_sync_roles")
-    sessions.connect()
+    connect_sessions()
+
+
+# --- the record of each user's sessions (ismsapp.services.sessions) ---
+
+
+def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        sessions.record_login(request, user)
+
+
+def _on_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None:
+        sessions.record_logout(request)
+
+
+def connect_sessions() -> None:
+    user_logged_in.connect(_on_logged_in, dispatch_uid="isms_session_record_login")
+    user_logged_out.connect(_on_logged_out, dispatch_uid="isms_session_record_logout")

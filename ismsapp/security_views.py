@@ -1,5 +1,5 @@
 """Pages of account security: the login's second step, "confirm it's you", second factors,
-resetting another user's factors and deciding role grants. Rules live in ``ismsapp.mfa``,
+resetting another user's factors and deciding role grants. Rules live in ``ismsapp.services.mfa``,
 ``ismsapp.identity`` and ``ismsapp.services``."""
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from django.utils.safestring import mark_safe
 from django.views import View
 from django_otp import login as otp_login
 
-from ismsapp import identity, mfa, passkeys, services
+from ismsapp import identity, passkeys, services
 from ismsapp.forms import ConfirmIdentityForm, SecondFactorForm, add_service_errors
 from ismsapp.models import User
+from ismsapp.services import mfa
+from ismsapp.services.identity import count_failure, is_locked_out, mark_confirmed
 
 PENDING_LOGIN = "isms_mfa_pending_login"
 
@@ -70,7 +72,7 @@ def finish_login(request: HttpRequest, user: User, device: Any) -> str:
     pending = request.session.pop(PENDING_LOGIN)
     auth_login(request, user, backend=pending["backend"])
     otp_login(request, device)
-    identity.mark_confirmed(request)
+    mark_confirmed(request)
     return _safe_next(request, pending.get("next"))
 
 
@@ -93,13 +95,13 @@ class LoginVerifyView(View):
             messages.info(request, "Your login took too long: enter your password again.")
             return HttpResponseRedirect(reverse("login"))
         user = found[0]
-        if identity.is_locked_out(request, user.get_username()):
+        if is_locked_out(request, user.get_username()):
             request.session.pop(PENDING_LOGIN, None)
             return get_lockout_response(request, credentials={"username": user.get_username()})
         form = SecondFactorForm(request.POST)
         device = mfa.verify_code(user, form.data.get("otp_code")) if form.is_valid() else None
         if device is None:
-            identity.count_failure(request, user.get_username(), "second factor")
+            count_failure(request, user.get_username(), "second factor")
             if not form.errors:
                 form.add_error("otp_code", "This code is not correct. Try the next code shown by your app.")
             return render(request, self.template_name, {"form": form}, status=400)

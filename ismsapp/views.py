@@ -19,7 +19,7 @@ from django.views import View
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
-from ismsapp import identity, mfa, services
+from ismsapp import identity, services
 from ismsapp.blobs import blob_path
 from ismsapp.dashboard import panels_for
 from ismsapp.downloads import attachment
@@ -31,6 +31,8 @@ from ismsapp.permissions import allowed
 from ismsapp.reports import REPORT_KINDS
 from ismsapp.roles import roles_of
 from ismsapp.security_views import start_second_step
+from ismsapp.services import mfa
+from ismsapp.services.identity import mark_confirmed
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -45,7 +47,7 @@ class LoginView(auth_views.LoginView):
         if mfa.has_factor(user):
             return start_second_step(self.request, user, self.get_success_url())
         response = super().form_valid(form)
-        identity.mark_confirmed(self.request)  # a fresh login counts as "confirm it's you"
+        mark_confirmed(self.request)  # a fresh login counts as "confirm it's you"
         return response
 
 

@@ -9,9 +9,9 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from controls.models import Control
-from ismsapp import mfa
 from ismsapp.forms import IsoDateInput, OneTimeCodeField
 from ismsapp.models import User
+from ismsapp.services import mfa
 from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
 
 

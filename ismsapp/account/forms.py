@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.validators import MaxValueValidator
 
-from ismsapp import tokens
+from ismsapp.services import tokens
 
 
 class NewTokenForm(forms.Form):

@@ -1,5 +1,5 @@
 """The account page: the user's sessions and API tokens; ISMS admins also see everybody's tokens
-and end other users' sessions. Every change goes through ``ismsapp.sessions`` / ``ismsapp.tokens``."""
+and end other users' sessions. Every change goes through ``ismsapp.services.sessions`` / ``ismsapp.services.tokens``."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from ismsapp import services, sessions, tokens
+from ismsapp import services
 from ismsapp.account.forms import NewTokenForm, PasswordChangeForm
 from ismsapp.models import User
 from ismsapp.roles import roles_of
+from ismsapp.services import sessions, tokens
 
 
 def account_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class MeSerializer(serializers.ModelSerializer):
 
 class UserSerializer(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
+    # Blank for users without one: a plain string (an "email" format would refuse the empty value).
+    email = serializers.CharField(read_only=True, help_text="E-mail address, blank when none is known.")
 
     class Meta:
         model = User

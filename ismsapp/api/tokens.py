@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from ismsapp import tokens
 from ismsapp.models import ApiToken
+from ismsapp.services import tokens
 
 LOCKED_OUT_MESSAGE = (
     "Too many failed login attempts for this username from your address. "

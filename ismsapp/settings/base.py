@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "ismsapp.middleware.MFAEnrolmentMiddleware",
     "ismsapp.cleaning.InputCleaningMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "ismsapp.sessions.SessionLifetimeMiddleware",
+    "ismsapp.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -196,7 +196,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ismsapp.auditentry",
     "ismsapp.auditchainhead",
     "ismsapp.auditverification",
-    # written by ismsapp.sessions / ismsapp.tokens, which record their own events (never the keys)
+    # written by ismsapp.services.sessions / .tokens, which record their own events (never the keys)
     "ismsapp.usersession",
     "ismsapp.apitoken",
     "ismsapp.refusalcounter",  # bookkeeping of the audit trail's own rate limit
@@ -230,11 +230,11 @@ AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Enforced server-side by ismsapp.sessions.SessionLifetimeMiddleware.
+# Enforced server-side by ismsapp.middleware.SessionLifetimeMiddleware.
 ISMS_SESSION_IDLE_TIMEOUT = env_int("ISMS_SESSION_IDLE_MINUTES", 30) * 60  # seconds
 ISMS_SESSION_ABSOLUTE_LIFETIME = env_int("ISMS_SESSION_ABSOLUTE_HOURS", 12) * 3600  # seconds
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", ISMS_SESSION_ABSOLUTE_LIFETIME)
-# API tokens (ismsapp.tokens): lifetime in days when none is asked for, and the longest allowed.
+# API tokens (ismsapp.services.tokens): lifetime in days when none is asked for, and the longest allowed.
 ISMS_API_TOKEN_DEFAULT_DAYS = env_int("ISMS_API_TOKEN_DEFAULT_DAYS", 90)
 ISMS_API_TOKEN_MAX_DAYS = env_int("ISMS_API_TOKEN_MAX_DAYS", 365)
 if not 0 < ISMS_SESSION_IDLE_TIMEOUT <= ISMS_SESSION_ABSOLUTE_LIFETIME:
@@ -304,7 +304,7 @@ IMPORT_MAX_RATIO = env_int("ISMS_IMPORT_MAX_RATIO", 100)
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes DRF answer 401 (not 403) without credentials.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "ismsapp.tokens.TokenAuthentication",
+        "ismsapp.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ismsapp.permissions.ModelPermissions"],

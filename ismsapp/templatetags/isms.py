@@ -26,7 +26,8 @@ def jinja(context: template.Context, template_name: str, **variables: Any) -> Sa
 def confirm_identity_fields(context: template.Context) -> dict[str, Any]:
     """Password (and code) fields inside a sensitive form, unless the session confirmed recently:
     the step and "confirm it's you" then go in one submission."""
-    from ismsapp import identity, mfa
+    from ismsapp import identity
+    from ismsapp.services import mfa
 
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ismsapp import identity
+from ismsapp.api.schema import ErrorSerializer
 from ismsapp.audit import record_event
 from ismsapp.models import AuditEntry
 from ismsapp.permissions import ScopedViewSetMixin
@@ -137,6 +138,14 @@ class RiskViewSet(
         return Response(AcceptanceSerializer(acceptance).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    create=extend_schema(
+        responses={
+            201: TreatmentActionSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such risk, or not one you can see."),
+        }
+    )
+)
 class TreatmentActionViewSet(
     ScopedViewSetMixin,
     ServiceErrorsMixin,

@@ -25,9 +25,9 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from ismsapp import identity
 from ismsapp.audit import acting_as, record_event
 from ismsapp.models import AuditEntry, User
+from ismsapp.services import identity
 from risks.models import Risk, RiskAcceptance, TreatmentAction
 from risks.services import rules
 from risks.services.register import refresh_status

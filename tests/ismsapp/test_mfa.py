@@ -13,9 +13,9 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ismsapp import mfa
 from ismsapp.demo import load_demo_people
 from ismsapp.models import AuditEntry, User
+from ismsapp.services import mfa
 from tests.conftest import PASSWORD, confirm_identity, totp_code
 
 pytestmark = pytest.mark.django_db

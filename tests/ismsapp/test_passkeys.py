@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 from django_otp_webauthn.models import WebAuthnCredential
 
-from ismsapp import mfa
 from ismsapp.models import AuditEntry
+from ismsapp.services import mfa
 from tests.conftest import PASSWORD, confirm_identity, totp_code
 
 pytestmark = pytest.mark.django_db

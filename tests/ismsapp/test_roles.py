@@ -109,7 +109,7 @@ def test_a_grantee_cannot_approve_their_own_grant(isms_admin, second_admin, outs
         last_name="",
         is_active=True,
     )
-    grant = services._request_grant(actor=isms_admin, user=second_admin, role=Role.ISMS_ADMIN)
+    grant = services.users._request_grant(actor=isms_admin, user=second_admin, role=Role.ISMS_ADMIN)
     with pytest.raises(ValidationError):
         services.approve_role_grant(actor=second_admin, grant=grant)
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from ismsapp import services
 from ismsapp.models import AuditEntry, UserSession
 from ismsapp.roles import Role
-from ismsapp.sessions import SESSION_ID, end_sessions, hash_session_id
+from ismsapp.services.sessions import SESSION_ID, end_sessions, hash_session_id
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,7 @@ def test_login_keeps_a_record_without_the_session_key(risk_owner) -> None:
     assert row.key_hash == hash_session_id(session_id)
     assert key not in {row.key_hash, session_id}
     assert row.ip_address == "192.0.2.44"
-    assert row.user_agent == "Firefox /120 [31m"  # control characters of a client header removed
+    assert row.user_agent == "Firefox\ufffd/120\ufffd[31m"  # control characters of a client header replaced
     assert not UserSession.objects.filter(key_hash__in=[key, session_id]).exists()
 
 
@@ -255,7 +255,7 @@ def test_account_page_lists_only_own_live_sessions(risk_owner, compliance_office
 
 
 def test_changing_ones_own_password_keeps_this_browser_only(risk_owner) -> None:
-    from ismsapp.tokens import create_token
+    from ismsapp.services.tokens import create_token
 
     laptop, phone = signed_in("risk_owner"), signed_in("risk_owner")
     key = create_token(actor=risk_owner, name="script").key

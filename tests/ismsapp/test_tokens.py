@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from ismsapp import services
 from ismsapp.models import ApiToken, AuditEntry
 from ismsapp.roles import Role
-from ismsapp.tokens import create_token
+from ismsapp.services.tokens import create_token
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -192,8 +192,8 @@ def test_a_key_of_the_old_authtoken_format_is_refused() -> None:
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"name": "bad\x00name"}, "name", "null characters"),
-        ({"name": "bad\x01name"}, "name", "control characters"),
+        ({"name": "bad\x00name"}, "name", "control character (U+0000)"),
+        ({"name": "bad\x01name"}, "name", "control character (U+0001)"),
         ({"name": "tab\tname"}, "name", "control characters"),
         ({"name": "x" * 101}, "name", "no more than 100"),
         ({"name": "   "}, "name", "name"),

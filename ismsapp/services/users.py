@@ -20,8 +20,8 @@ from django.db.models import QuerySet
 from ismsapp.audit import ChainVerification, acting_as, record_event, record_verification, verify_chain
 from ismsapp.models import AuditEntry, AuditVerification, Organisation, RoleGrant, User
 from ismsapp.roles import Role, roles_of
-from ismsapp.sessions import end_sessions
-from ismsapp.tokens import revoke_tokens
+from ismsapp.services.sessions import end_sessions
+from ismsapp.services.tokens import revoke_tokens
 
 # Roles that take effect only when a second ISMS admin approves the grant (four eyes).
 ROLES_NEEDING_SECOND_APPROVAL: frozenset[Role] = frozenset({Role.ISMS_ADMIN})

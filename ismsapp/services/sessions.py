@@ -32,23 +32,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
-from functools import cache
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
+from django.http import HttpRequest
 from django.utils import timezone
 
 from ismsapp.audit import acting_as, record_event
@@ -215,59 +208,7 @@ def expire_session(request: HttpRequest, reason: str, row: UserSession | None) -
     request.user = AnonymousUser()
 
 
-def _touch(request: HttpRequest, row: UserSession, now: Any) -> None:
+def touch(request: HttpRequest, row: UserSession, now: Any) -> None:
+    """Note the session's activity (at most once a ``TOUCH_INTERVAL``)."""
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         UserSession.objects.filter(pk=row.pk).update(last_seen_at=now, ip_address=client_ip(request))
-
-
-@cache
-def _api_prefix() -> str:
-    return reverse("api-root")
-
-
-class SessionLifetimeMiddleware:
-    """Ends sessions that are idle too long, too old, ended elsewhere or unknown (after
-    ``AuthenticationMiddleware`` and ``MessageMiddleware``)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if SESSION_KEY in request.session and request.user.is_authenticated:
-            key_hash = current_session_hash(request)
-            row = UserSession.objects.filter(key_hash=key_hash, user=request.user).first() if key_hash else None
-            now = timezone.now()
-            reason = expiry_of(row, now)
-            if reason is not None:
-                message = expiry_message(reason, row)
-                expire_session(request, reason, row)
-                return self._refused(request, message)
-            _touch(request, row, now)
-        return self.get_response(request)
-
-    def _refused(self, request: HttpRequest, message: str) -> HttpResponse:
-        if request.path_info.startswith(_api_prefix()):
-            response: HttpResponse = JsonResponse({"detail": message}, status=401)
-            response["WWW-Authenticate"] = "Token"
-            return response
-        messages.warning(request, message)
-        if request.headers.get("HX-Request"):
-            response = HttpResponse(status=401)
-            response["HX-Redirect"] = reverse(settings.LOGIN_URL)
-            return response
-        return redirect_to_login(request.get_full_path())
-
-
-def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if request is not None and hasattr(request, "session"):
-        record_login(request, user)
-
-
-def _on_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    if request is not None:
-        record_logout(request)
-
-
-def connect() -> None:
-    user_logged_in.connect(_on_logged_in, dispatch_uid="isms_session_record_login")
-    user_logged_out.connect(_on_logged_out, dispatch_uid="isms_session_record_logout")

@@ -27,7 +27,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rest_framework import authentication, exceptions
 
 from ismsapp.audit import acting_as, record_event
 from ismsapp.models import ApiToken, AuditEntry, User
@@ -178,22 +177,3 @@ def revoke_tokens(user: User, *, reason: str, actor: User | None) -> int:
 
 def token_for_key(key: str) -> ApiToken | None:
     return ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
-
-
-class TokenAuthentication(authentication.TokenAuthentication):
-    """``Authorization: Token <key>`` against ``ApiToken`` (header parsing is DRF's)."""
-
-    def authenticate_credentials(self, key: str) -> tuple[User, ApiToken]:
-        token = token_for_key(key)
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        now = timezone.now()
-        if token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This token was revoked.")
-        if token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This token has expired.")
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token

@@ -24,7 +24,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from ismsapp.audit import acting_as, record_event
 from ismsapp.roles import roles_of
-from ismsapp.sessions import end_sessions
+from ismsapp.services.sessions import end_sessions
 
 RECOVERY_CODE_COUNT = 10
 TOTP_NAME = "Authenticator app"
