@@ -1,0 +1,282 @@
+"""Backup and restore (ismsapp/backup.py): a round trip into a new database loses nothing and both
+integrity checks pass on the restored copy; damaged or tampered backups, and restores over data, are
+refused before anything is touched; the private key travels only when asked for."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from evidence import ingestion, integrity
+from evidence import services as evidence_services
+from evidence.models import Checkpoint
+from ismsapp import backup, blobs
+from ismsapp.celery import app as celery_app
+from ismsapp.tasks import nightly_backup
+from tests.conftest import make_persona
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSLOG = b"".join(
+    b"<38>Jan  5 10:00:%02d web1 sshd[%d]: Accepted password for alice from 192.0.2.7 port 22 ssh2\n" % (i, 100 + i)
+    for i in range(40)
+)
+
+
+@pytest.fixture
+def blob_root(settings: Any, tmp_path: Path) -> Path:
+    """A file store of this test only (the shared test store holds every other test's files)."""
+    settings.BLOB_ROOT = tmp_path / "blobs"
+    return settings.BLOB_ROOT
+
+
+def _installation_env(tmp: Path, database_url: str, *, key: Path | None = None) -> dict[str, str]:
+    """The environment of a separate installation: its own var/, file store and journal."""
+    return {
+        **{name: value for name, value in os.environ.items() if name != "SECRET_KEY"},
+        "DJANGO_SETTINGS_MODULE": "ismsapp.settings.base",
+        "DATABASE_URL": database_url,
+        "ISMS_VAR_DIR": str(tmp / "var"),
+        "ISMS_BLOB_ROOT": str(tmp / "blobs"),
+        "ISMS_EVIDENCE_CHECKPOINT_JOURNAL": str(tmp / "journal.jsonl"),
+        "ISMS_EVIDENCE_SIGNING_KEY": str(key or settings.EVIDENCE_SIGNING_KEY),
+        "CELERY_BROKER_URL": "memory://",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def _ingest_signed_evidence(owner: Any) -> None:
+    source, _token = evidence_services.create_source(actor=owner, name="web1", owner=owner)
+    job = ingestion.create_job(actor=owner, source=source, fmt="syslog", stream=io.BytesIO(SYSLOG), enqueue=False)
+    for chunk_id in job.chunks.values_list("pk", flat=True):
+        ingestion.process_chunk(chunk_id)
+    source.refresh_from_db()
+    ingestion.sign_checkpoint(source)
+    assert Checkpoint.objects.filter(source=source).exists()
+
+
+# --- PostgreSQL round trip -------------------------------------------------------------------------
+
+
+def _pg_url(name: str) -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+
+
+def _row_counts(name: str) -> dict[str, int]:
+    with psycopg.connect(_pg_url(name)) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        ]
+        return {table: conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables}
+
+
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    name = f"test_restore_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_pg_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(_pg_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_round_trip_into_a_new_postgresql_database_loses_nothing(
+    blob_root: Path, tmp_path: Path, empty_pg_database: str, catalogue: None
+) -> None:
+    admin = make_persona("isms_admin")
+    make_persona("compliance_officer")
+    _ingest_signed_evidence(admin)
+    report_blob = blobs.store_bytes(b"%PDF-1.7 an uploaded report\n")
+    journal_lines = Path(settings.EVIDENCE_CHECKPOINT_JOURNAL).read_bytes()
+    assert journal_lines
+
+    call_command("backup", "--out", str(tmp_path / "backup"), stdout=io.StringIO())
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["database"]["vendor"] == "postgresql"
+    assert manifest["migrations"]["ismsapp"]
+    assert manifest["contents"]["checkpoint_journal"]
+    stored = sorted(path.relative_to(blob_root).as_posix() for path in blob_root.rglob("*") if path.is_file())
+    assert sorted(e["path"] for e in manifest["files"] if e["path"].startswith("blobs/")) == [
+        f"blobs/{name}" for name in stored
+    ]
+
+    target = tmp_path / "restored"
+    env = _installation_env(target, _pg_url(empty_pg_database))
+    restored = manage(env, "restore", str(tmp_path / "backup"))
+    assert restored.returncode == 0, restored.stderr
+
+    source_counts, restored_counts = _row_counts(connection.settings_dict["NAME"]), _row_counts(empty_pg_database)
+    assert restored_counts == source_counts
+    assert source_counts["ismsapp_auditentry"] > 0
+    assert source_counts["evidence_event"] == 40
+    assert (target / "blobs" / blobs.blob_path(report_blob).relative_to(blob_root)).read_bytes().startswith(b"%PDF")
+    assert (target / "journal.jsonl").read_bytes() == journal_lines
+    for verifier in ("verify_audit_trail", "verify_evidence"):
+        result = manage(env, verifier)
+        assert result.returncode == 0, f"{verifier}: {result.stdout}{result.stderr}"
+        assert "intact" in result.stdout
+
+    # the append-only triggers came back with the rows
+    with psycopg.connect(_pg_url(empty_pg_database)) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("DELETE FROM ismsapp_auditentry")
+
+    # a second restore would mix two installations: refused, the database untouched
+    before = _row_counts(empty_pg_database)
+    again = manage(env, "restore", str(tmp_path / "backup"))
+    assert again.returncode != 0
+    assert "is not empty" in again.stderr
+    assert "nothing restored" in again.stderr
+    assert _row_counts(empty_pg_database) == before
+
+
+# --- tampered backups, secrets -------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_backup(db: None, blob_root: Path, tmp_path: Path) -> Path:
+    make_persona("isms_admin")
+    blobs.store_bytes(b"an uploaded document\n")
+    Path(settings.EVIDENCE_CHECKPOINT_JOURNAL).write_text('{"source":"1@x","seq":1}\n')
+    backup.create_backup(tmp_path / "backup")
+    return tmp_path / "backup"
+
+
+def _first_blob(directory: Path) -> Path:
+    return next(path for path in sorted((directory / "blobs").rglob("*")) if path.is_file())
+
+
+def _flip_one_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("tamper", "complaint"),
+    [
+        (lambda d: _flip_one_byte(_first_blob(d)), "altered (size or SHA-256 differs from the manifest): blobs/"),
+        (lambda d: (d / "evidence" / "checkpoint-journal.jsonl").unlink(), "missing: evidence/checkpoint-journal"),
+        (lambda d: (d / "blobs" / "extra.txt").write_text("slipped in"), "added): blobs/extra.txt"),
+        (
+            lambda d: _flip_one_byte(d / "database.dump"),
+            "altered (size or SHA-256 differs from the manifest): database.dump",
+        ),
+    ],
+    ids=["blob-byte-flipped", "file-removed", "file-added", "dump-byte-flipped"],
+)
+def test_a_tampered_backup_is_refused_before_anything_is_touched(pg_backup: Path, tamper: Any, complaint: str) -> None:
+    tamper(pg_backup)
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", str(pg_backup))
+    assert "damaged or tampered with, nothing restored" in str(refused.value)
+    assert complaint in str(refused.value)
+
+
+@pytest.mark.postgresql
+def test_an_intact_backup_is_refused_over_a_database_that_holds_data(pg_backup: Path) -> None:
+    with pytest.raises(CommandError, match=r"is not empty .* restore needs an empty database"):
+        call_command("restore", str(pg_backup))
+
+
+@pytest.mark.postgresql
+def test_the_private_key_and_secret_key_only_with_include_secrets(db: None, blob_root: Path, tmp_path: Path) -> None:
+    private = integrity.key_path().read_bytes()
+    plain = backup.create_backup(tmp_path / "plain").path
+    with_secrets = backup.create_backup(tmp_path / "secrets", include_secrets=True).path
+
+    names = {path.relative_to(plain).as_posix() for path in plain.rglob("*") if path.is_file()}
+    assert "keys/evidence-signing.pub.pem" in names
+    assert not any(name.startswith("secrets/") for name in names)
+    for path in plain.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert private not in content, path
+            assert settings.SECRET_KEY.encode() not in content, path
+    assert (with_secrets / "secrets" / "evidence-signing.pem").read_bytes() == private
+    assert (with_secrets / "secrets" / "secret_key").read_text() == settings.SECRET_KEY
+    assert (with_secrets / "secrets" / "evidence-signing.pem").stat().st_mode & 0o077 == 0
+    assert json.loads((with_secrets / "manifest.json").read_text())["contents"]["secrets"] is True
+
+
+# --- the nightly task ----------------------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+def test_nightly_backup_is_off_by_default_and_keeps_the_newest(
+    db: None, blob_root: Path, tmp_path: Path, settings: Any
+) -> None:
+    assert "ismsapp.tasks.nightly_backup" in {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
+    settings.ISMS_BACKUP_DIR = ""
+    assert nightly_backup() == {"skipped": "ISMS_BACKUP_DIR is not set"}
+
+    settings.ISMS_BACKUP_DIR, settings.ISMS_BACKUP_KEEP = str(tmp_path / "nightly"), 2
+    made = [nightly_backup()["backup"] for _ in range(3)]
+    (tmp_path / "nightly" / "unrelated").mkdir()
+    assert [str(path) for path in backup.backups_in(tmp_path / "nightly")] == made[1:]
+    assert not Path(made[0]).exists()
+    assert (tmp_path / "nightly" / "unrelated").exists()
+
+
+# --- SQLite, the embedded default ----------------------------------------------------------------
+
+SQLITE_DATA = """
+import io
+from evidence import ingestion, services as evidence
+from ismsapp import services
+admin = services.create_user(actor=None, username="admin", password="Correct-Horse-Battery-42")
+source, _ = evidence.create_source(actor=admin, name="web1", owner=admin)
+job = ingestion.create_job(actor=admin, source=source, fmt="syslog", stream=io.BytesIO(DATA), enqueue=False)
+for chunk in job.chunks.values_list("pk", flat=True):
+    ingestion.process_chunk(chunk)
+source.refresh_from_db()
+ingestion.sign_checkpoint(source)
+"""
+
+
+def test_sqlite_backup_and_restore_with_secrets_into_a_new_installation(tmp_path: Path) -> None:
+    key = tmp_path / "keys" / "evidence-signing.pem"
+    first = _installation_env(tmp_path / "first", f"sqlite:///{tmp_path / 'first.sqlite3'}", key=key)
+    for step in (("migrate", "-v0"), ("create_signing_key",), ("shell", "-c", f"DATA = {SYSLOG!r}\n{SQLITE_DATA}")):
+        result = manage(first, *step)
+        assert result.returncode == 0, result.stderr
+    result = manage(first, "backup", "--out", str(tmp_path / "backup"), "--include-secrets")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "backup" / "database.sqlite3").exists()
+
+    new_key = tmp_path / "new-keys" / "evidence-signing.pem"  # an installation with no key yet
+    second = _installation_env(tmp_path / "second", f"sqlite:///{tmp_path / 'second.sqlite3'}", key=new_key)
+    result = manage(second, "restore", str(tmp_path / "backup"))
+    assert result.returncode == 0, result.stderr
+    assert new_key.read_bytes() == key.read_bytes()
+    for verifier in ("verify_audit_trail", "verify_evidence"):
+        result = manage(second, verifier)
+        assert result.returncode == 0, f"{verifier}: {result.stdout}{result.stderr}"
+    assert "40 events" in result.stdout
+    refused = manage(second, "restore", str(tmp_path / "backup"))
+    assert refused.returncode != 0
+    assert "is not empty" in refused.stderr
