@@ -126,7 +126,10 @@ def _pg_env() -> dict[str, str]:
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, env=_pg_env(), capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
-        raise BackupError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}")
+        hint = ""
+        if "version mismatch" in result.stderr or "unsupported version" in result.stderr:
+            hint = " Install the PostgreSQL client tools of the server's major version, or set ISMS_PG_BIN_DIR."
+        raise BackupError(f"{what} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}{hint}")
 
 
 def _dump_postgresql(target: Path) -> None:
@@ -147,6 +150,12 @@ def _dump_sqlite(target: Path) -> None:
     finally:
         copy.close()
         source.close()
+
+
+def _server_version() -> str:
+    if _vendor() == "postgresql":
+        return ".".join(map(str, divmod(connection.pg_version, 10000)))  # 150020 -> 15.20
+    return f"SQLite {sqlite3.sqlite_version}"
 
 
 def migration_state() -> dict[str, list[str]]:
@@ -196,7 +205,7 @@ def create_backup(out: Path, *, include_secrets: bool = False) -> Summary:
             "format": FORMAT,
             "version": VERSION,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "database": {"vendor": vendor, "file": contents.pop("database_file")},
+            "database": {"vendor": vendor, "file": contents.pop("database_file"), "server": _server_version()},
             "migrations": migration_state(),
             "contents": contents,
             "files": files,
@@ -282,6 +291,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         path, entry = directory / name, listed[name]
         if path.stat().st_size != entry.get("size") or _sha256(path) != entry.get("sha256"):
             problems.append(f"altered (size or SHA-256 differs from the manifest): {name}")
+    database = manifest.get("database")
+    expected = {"postgresql": PG_DUMP_FILE, "sqlite": SQLITE_FILE}
+    if not isinstance(database, dict) or expected.get(database.get("vendor")) != database.get("file"):
+        problems.append("the manifest names no database of a known kind")
+    elif database["file"] not in listed:
+        problems.append(f"missing: {database['file']}")
     if problems:
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise BackupError(f"backup {directory} is damaged or tampered with, nothing restored: {shown}")
@@ -335,27 +350,42 @@ def _check_signing_key(directory: Path, manifest: dict[str, Any]) -> None:
 
 
 def restore_backup(directory: Path) -> Summary:
+    """Check the backup whole, then the installation empty; then restore, the files first (harmless
+    extras should the database restore fail: content-addressed), the database in one transaction,
+    the journal last (an installation with a journal is not empty: a failed run can be re-run)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     _check_empty_installation(manifest)
     _check_signing_key(directory, manifest)
-    notes: list[str] = []
-    database_file = directory / manifest["database"]["file"]
-    if manifest["database"]["vendor"] == "postgresql":
-        _restore_postgresql(database_file)
-    else:
-        _restore_sqlite(database_file)
     blobs = directory / BLOBS
     if blobs.is_dir():
         root = Path(settings.BLOB_ROOT)
         for name in _files_under(blobs):
             if not (root / name).exists():
-                _copy(blobs / name, root / name)
+                _copy_atomically(blobs / name, root / name)
+    notes = _restore_keys(directory)
+    database_file = directory / manifest["database"]["file"]
+    if manifest["database"]["vendor"] == "postgresql":
+        _restore_postgresql(database_file)
+    else:
+        _restore_sqlite(database_file)
     if (directory / JOURNAL_FILE).exists():
-        _copy(directory / JOURNAL_FILE, journal.journal_path())
+        _copy_atomically(directory / JOURNAL_FILE, journal.journal_path())
         journal.journal_path().chmod(0o600)
-    notes += _restore_keys(directory)
     return Summary(directory, manifest, notes)
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Never a half-written file under its final name (a blob's name is its hash)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, name)
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def _restore_postgresql(dump: Path) -> None:

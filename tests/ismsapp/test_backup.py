@@ -280,3 +280,28 @@ def test_sqlite_backup_and_restore_with_secrets_into_a_new_installation(tmp_path
     refused = manage(second, "restore", str(tmp_path / "backup"))
     assert refused.returncode != 0
     assert "is not empty" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        "not json {",
+        json.dumps({"format": "something else"}),
+        json.dumps(
+            {"format": "isms-backup", "version": 1, "database": {"vendor": "sqlite", "file": "../x"}, "files": []}
+        ),
+        json.dumps(
+            {"format": "isms-backup", "version": 1, "database": {"vendor": "sqlite", "file": "database.sqlite3"}}
+        ),
+    ],
+    ids=["not-json", "foreign", "database-outside", "no-file-list"],
+)
+def test_a_manifest_that_is_not_ours_or_points_outside_is_refused(tmp_path: Path, manifest: str) -> None:
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(backup.BackupError):
+        backup.read_manifest(tmp_path)
+
+
+def test_a_directory_without_a_manifest_is_no_backup(tmp_path: Path) -> None:
+    with pytest.raises(backup.BackupError, match=r"is not a backup: no manifest\.json"):
+        backup.read_manifest(tmp_path)
