@@ -223,6 +223,18 @@ def test_the_private_key_and_secret_key_only_with_include_secrets(db: None, blob
     assert json.loads((with_secrets / "manifest.json").read_text())["contents"]["secrets"] is True
 
 
+@pytest.mark.postgresql
+def test_a_restore_with_another_signing_key_installed_is_refused(
+    pg_backup: Path, settings: Any, tmp_path: Path
+) -> None:
+    manifest = backup.read_manifest(pg_backup)
+    backup._check_signing_key(pg_backup, manifest)  # the key that made the backup: fine
+    settings.EVIDENCE_SIGNING_KEY = tmp_path / "other" / "evidence-signing.pem"
+    integrity.create_key(settings.EVIDENCE_SIGNING_KEY)
+    with pytest.raises(backup.BackupError, match="is not the one that signed this backup's checkpoints"):
+        backup._check_signing_key(pg_backup, manifest)
+
+
 # --- the nightly task ----------------------------------------------------------------------------
 
 
