@@ -28,6 +28,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ PRIVATE_KEY_FILE = "secrets/evidence-signing.pem"
 SECRET_KEY_FILE = "secrets/secret_key"  # noqa: S105 (a file name)
 BACKUP_PREFIX = "isms-backup-"
 CHUNK = 1024 * 1024
+PARTIAL_AGE_SECONDS = 24 * 3600
 
 
 class BackupError(Exception):
@@ -185,8 +187,11 @@ def _secret_key() -> str:
     return str(settings.SECRET_KEY)
 
 
-def create_backup(out: Path, *, include_secrets: bool = False) -> Summary:
-    """Write a backup into the new directory ``out`` (built beside it, renamed when complete)."""
+def create_backup(out: Path, *, include_secrets: bool = False, link_from: Path | None = None) -> Summary:
+    """Write a backup into the new directory ``out`` (built beside it, renamed when complete).
+
+    ``link_from``: an earlier backup whose stored files, when intact, are hard-linked instead of
+    copied (they are content-addressed: the same name is the same content)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BackupError(f"{out} already exists and is not an empty directory: choose a new one.")
@@ -196,9 +201,10 @@ def create_backup(out: Path, *, include_secrets: bool = False) -> Summary:
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        contents = _write_parts(work, vendor, include_secrets)
+        hashes: dict[str, str] = {}
+        contents = _write_parts(work, vendor, include_secrets, link_from, hashes)
         files = [
-            {"path": name, "size": (work / name).stat().st_size, "sha256": _sha256(work / name)}
+            {"path": name, "size": (work / name).stat().st_size, "sha256": hashes.get(name) or _sha256(work / name)}
             for name in sorted(_files_under(work))
         ]
         manifest = {
@@ -221,7 +227,9 @@ def create_backup(out: Path, *, include_secrets: bool = False) -> Summary:
     return Summary(out, manifest, notes)
 
 
-def _write_parts(work: Path, vendor: str, include_secrets: bool) -> dict[str, Any]:
+def _write_parts(
+    work: Path, vendor: str, include_secrets: bool, link_from: Path | None, hashes: dict[str, str]
+) -> dict[str, Any]:
     contents: dict[str, Any] = {}
     journal_source = journal.journal_path()
     contents["checkpoint_journal"] = journal_source.exists()
@@ -239,7 +247,10 @@ def _write_parts(work: Path, vendor: str, include_secrets: bool) -> dict[str, An
         for name in _files_under(blob_root):
             if Path(name).name.startswith(".incoming-"):  # an upload being written: not referenced yet
                 continue
-            _copy(blob_root / name, work / BLOBS / name)
+            relative = f"{BLOBS}/{name}"
+            hashes[relative] = _back_up_blob(
+                blob_root / name, work / relative, link_from / relative if link_from else None
+            )
             count += 1
     contents["blobs"] = count
     public = _public_key_pem()
@@ -256,6 +267,33 @@ def _write_parts(work: Path, vendor: str, include_secrets: bool) -> dict[str, An
         (work / SECRET_KEY_FILE).write_text(_secret_key())
         (work / SECRET_KEY_FILE).chmod(0o600)
     return contents
+
+
+def _back_up_blob(stored: Path, target: Path, earlier: Path | None) -> str:
+    """Copy one stored file, or link the same file of an earlier backup when it is intact; the
+    content of a file named by its hash (all of them, ``blobs.blob_path``) is checked against its
+    name. Returns its SHA-256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    named_by_hash = stored.parent.parent.name + stored.parent.name == stored.name[:4] and _is_sha256(stored.name)
+    reusable = earlier is not None and earlier.is_file() and not earlier.is_symlink()
+    if named_by_hash and reusable and _sha256(earlier) == stored.name:  # type: ignore[arg-type]
+        try:
+            os.link(earlier, target)  # type: ignore[arg-type]
+            return stored.name
+        except OSError:  # another file system, or no hard links there
+            pass
+    shutil.copyfile(stored, target)
+    digest = _sha256(target)
+    if named_by_hash and digest != stored.name:
+        raise BackupError(
+            f"the stored file {stored} is damaged: its content no longer matches its name (SHA-256); "
+            "restore it from an earlier backup"
+        )
+    return digest
+
+
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(char in "0123456789abcdef" for char in name)
 
 
 def _fingerprint(public_pem: bytes) -> str:
@@ -467,8 +505,16 @@ def run_scheduled_backup(root: Path, *, keep: int, include_secrets: bool = False
     """A new backup in ``root``, then every backup but the ``keep`` newest deleted."""
     if keep < 1:
         raise BackupError(f"ISMS_BACKUP_KEEP must be at least 1, not {keep}.")
+    for partial in root.glob(f".{BACKUP_PREFIX}*.partial-*") if root.is_dir() else []:
+        if time.time() - partial.stat().st_mtime > PARTIAL_AGE_SECONDS:  # left by a killed run
+            shutil.rmtree(partial, ignore_errors=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    summary = create_backup(root / f"{BACKUP_PREFIX}{stamp}", include_secrets=include_secrets)
+    earlier = backups_in(root)
+    summary = create_backup(
+        root / f"{BACKUP_PREFIX}{stamp}",
+        include_secrets=include_secrets,
+        link_from=earlier[-1] if earlier else None,
+    )
     removed = backups_in(root)[:-keep]
     for old in removed:
         shutil.rmtree(old)

@@ -247,11 +247,49 @@ def test_nightly_backup_is_off_by_default_and_keeps_the_newest(
     assert nightly_backup() == {"skipped": "ISMS_BACKUP_DIR is not set"}
 
     settings.ISMS_BACKUP_DIR, settings.ISMS_BACKUP_KEEP = str(tmp_path / "nightly"), 2
+    stored = blobs.blob_path(blobs.store_bytes(b"an uploaded document\n"))
     made = [nightly_backup()["backup"] for _ in range(3)]
+    # the same stored file is linked from the previous backup, not copied again
+    copies = [Path(path) / "blobs" / stored.relative_to(blob_root) for path in made[1:]]
+    assert copies[0].stat().st_ino == copies[1].stat().st_ino
+    assert copies[0].stat().st_ino != stored.stat().st_ino
     (tmp_path / "nightly" / "unrelated").mkdir()
     assert [str(path) for path in backup.backups_in(tmp_path / "nightly")] == made[1:]
     assert not Path(made[0]).exists()
     assert (tmp_path / "nightly" / "unrelated").exists()
+
+
+@pytest.mark.postgresql
+def test_a_damaged_file_in_the_previous_backup_is_copied_afresh_not_linked(
+    db: None, blob_root: Path, tmp_path: Path
+) -> None:
+    stored = blobs.blob_path(blobs.store_bytes(b"an uploaded document\n"))
+    first, _ = backup.run_scheduled_backup(tmp_path / "nightly", keep=5)
+    earlier = first.path / "blobs" / stored.relative_to(blob_root)
+    _flip_one_byte(earlier)
+    second, _ = backup.run_scheduled_backup(tmp_path / "nightly", keep=5)
+    copy = second.path / "blobs" / stored.relative_to(blob_root)
+    assert copy.read_bytes() == stored.read_bytes()
+    assert copy.stat().st_ino != earlier.stat().st_ino
+    call_command("restore", "--check", str(second.path), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="altered"):
+        call_command("restore", "--check", str(first.path))
+
+
+@pytest.mark.postgresql
+def test_a_failed_backup_leaves_nothing_behind(db: None, blob_root: Path, tmp_path: Path, settings: Any) -> None:
+    stored = blobs.blob_path(blobs.store_bytes(b"an uploaded document\n"))
+    stored.write_bytes(b"bit rot")
+    with pytest.raises(backup.BackupError, match="is damaged: its content no longer matches its name"):
+        backup.create_backup(tmp_path / "out" / "backup")
+    settings.BLOB_ROOT, settings.ISMS_PG_BIN_DIR = tmp_path / "empty-store", str(tmp_path / "no-tools")
+    with pytest.raises(backup.BackupError, match="pg_dump not found in"):
+        backup.create_backup(tmp_path / "out" / "backup")
+    assert list((tmp_path / "out").iterdir()) == []
+    (tmp_path / "out" / "taken").mkdir()
+    (tmp_path / "out" / "taken" / "something").write_text("")
+    with pytest.raises(CommandError, match="already exists and is not an empty directory"):
+        call_command("backup", "--out", str(tmp_path / "out" / "taken"))
 
 
 # --- SQLite, the embedded default ----------------------------------------------------------------

@@ -15,8 +15,23 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("directory", type=Path, help="A directory written by `manage.py backup`.")
+        parser.add_argument(
+            "--check", action="store_true", help="Only check the backup against its manifest; restore nothing."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["check"]:
+            try:
+                manifest = backup.read_manifest(options["directory"])
+            except backup.BackupError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Backup {options['directory']} (taken {manifest['created_at']}) is complete: "
+                    f"{len(manifest['files'])} files match the manifest."
+                )
+            )
+            return
         try:
             summary = backup.restore_backup(options["directory"])
         except backup.BackupError as exc:
