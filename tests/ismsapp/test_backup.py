@@ -63,9 +63,9 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _ingest_signed_evidence(owner: Any) -> None:
-    source, _token = evidence_services.create_source(actor=owner, name="web1", owner=owner)
-    job = ingestion.create_job(actor=owner, source=source, fmt="syslog", stream=io.BytesIO(SYSLOG), enqueue=False)
+def _ingest_signed_evidence(owner: Any, data: bytes = SYSLOG) -> None:
+    source = evidence_services.ensure_source(actor=owner, name="web1", fmt="syslog", owner_username=owner.username)
+    job = ingestion.create_job(actor=owner, source=source, fmt="syslog", stream=io.BytesIO(data), enqueue=False)
     for chunk_id in job.chunks.values_list("pk", flat=True):
         ingestion.process_chunk(chunk_id)
     source.refresh_from_db()
@@ -105,7 +105,7 @@ def empty_pg_database() -> Iterator[str]:
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_round_trip_into_a_new_postgresql_database_loses_nothing(
-    blob_root: Path, tmp_path: Path, empty_pg_database: str, catalogue: None
+    blob_root: Path, tmp_path: Path, empty_pg_database: str, catalogue: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     admin = make_persona("isms_admin")
     make_persona("compliance_officer")
@@ -114,7 +114,18 @@ def test_round_trip_into_a_new_postgresql_database_loses_nothing(
     journal_lines = Path(settings.EVIDENCE_CHECKPOINT_JOURNAL).read_bytes()
     assert journal_lines
 
+    # The application keeps working during the backup: right after the database snapshot, another
+    # batch is ingested and signed (its checkpoint journaled). The backup stays self-consistent.
+    dump, source_counts = backup._dump_postgresql, {}
+
+    def dump_while_ingesting(target: Path) -> None:
+        dump(target)
+        source_counts.update(_row_counts(connection.settings_dict["NAME"]))
+        _ingest_signed_evidence(admin, SYSLOG.replace(b"10:00:", b"11:00:"))
+
+    monkeypatch.setattr(backup, "_dump_postgresql", dump_while_ingesting)
     call_command("backup", "--out", str(tmp_path / "backup"), stdout=io.StringIO())
+    assert Path(settings.EVIDENCE_CHECKPOINT_JOURNAL).read_bytes() != journal_lines
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
     assert manifest["database"]["vendor"] == "postgresql"
     assert manifest["migrations"]["ismsapp"]
@@ -129,16 +140,16 @@ def test_round_trip_into_a_new_postgresql_database_loses_nothing(
     restored = manage(env, "restore", str(tmp_path / "backup"))
     assert restored.returncode == 0, restored.stderr
 
-    source_counts, restored_counts = _row_counts(connection.settings_dict["NAME"]), _row_counts(empty_pg_database)
+    restored_counts = _row_counts(empty_pg_database)
     assert restored_counts == source_counts
     assert source_counts["ismsapp_auditentry"] > 0
     assert source_counts["evidence_event"] == 40
     assert (target / "blobs" / blobs.blob_path(report_blob).relative_to(blob_root)).read_bytes().startswith(b"%PDF")
-    assert (target / "journal.jsonl").read_bytes() == journal_lines
     for verifier in ("verify_audit_trail", "verify_evidence"):
         result = manage(env, verifier)
         assert result.returncode == 0, f"{verifier}: {result.stdout}{result.stderr}"
         assert "intact" in result.stdout
+    assert (target / "journal.jsonl").read_bytes() == journal_lines
 
     # the append-only triggers came back with the rows
     with psycopg.connect(_pg_url(empty_pg_database)) as conn, pytest.raises(psycopg.errors.RaiseException):
