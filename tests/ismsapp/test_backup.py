@@ -220,6 +220,7 @@ def test_the_private_key_and_secret_key_only_with_include_secrets(db: None, blob
     plain = backup.create_backup(tmp_path / "plain").path
     with_secrets = backup.create_backup(tmp_path / "secrets", include_secrets=True).path
 
+    assert plain.stat().st_mode & 0o077 == 0  # the dump holds password hashes and second-factor keys
     names = {path.relative_to(plain).as_posix() for path in plain.rglob("*") if path.is_file()}
     assert "keys/evidence-signing.pub.pem" in names
     assert not any(name.startswith("secrets/") for name in names)
