@@ -113,16 +113,27 @@ def _pg_tool(name: str) -> str:
     return tool
 
 
-def _pg_env() -> dict[str, str]:
-    """libpq's environment for the configured database (the password never on a command line)."""
-    db = settings.DATABASES["default"]
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+# connection options Django passes to libpq, and the environment variables libpq reads them from
+_LIBPQ_OPTIONS = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "options": "PGOPTIONS",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+
+
+def _pg_env(db: dict[str, Any] | None = None) -> dict[str, str]:
+    """libpq's environment for the database (default: the app's; the password never on a command
+    line); what the settings leave out comes from the environment, as for the application itself."""
+    db = db if db is not None else connection.settings_dict
     values = {"PGHOST": db.get("HOST"), "PGPORT": db.get("PORT"), "PGUSER": db.get("USER")}
     values |= {"PGPASSWORD": db.get("PASSWORD"), "PGDATABASE": db.get("NAME")}
     options = db.get("OPTIONS") or {}
-    values |= {"PGSSLMODE": options.get("sslmode"), "PGSSLROOTCERT": options.get("sslrootcert")}
-    env.update({key: str(value) for key, value in values.items() if value})
-    return env
+    values |= {variable: options.get(option) for option, variable in _LIBPQ_OPTIONS.items()}
+    return {**os.environ, **{key: str(value) for key, value in values.items() if value not in (None, "")}}
 
 
 def _run(command: list[str], what: str) -> None:
@@ -139,7 +150,7 @@ def _dump_postgresql(target: Path) -> None:
 
 
 def _sqlite_path() -> Path:
-    return Path(settings.DATABASES["default"]["NAME"])
+    return Path(connection.settings_dict["NAME"])
 
 
 def _dump_sqlite(target: Path) -> None:
@@ -201,6 +212,7 @@ def create_backup(out: Path, *, include_secrets: bool = False, link_from: Path |
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
+        started, migrations = datetime.now(UTC), migration_state()
         hashes: dict[str, str] = {}
         contents = _write_parts(work, vendor, include_secrets, link_from, hashes)
         files = [
@@ -210,9 +222,9 @@ def create_backup(out: Path, *, include_secrets: bool = False, link_from: Path |
         manifest = {
             "format": FORMAT,
             "version": VERSION,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_at": started.isoformat(timespec="seconds"),
             "database": {"vendor": vendor, "file": contents.pop("database_file"), "server": _server_version()},
-            "migrations": migration_state(),
+            "migrations": migrations,
             "contents": contents,
             "files": files,
         }
@@ -350,7 +362,7 @@ def _check_empty_installation(manifest: dict[str, Any]) -> None:
         raise BackupError(f"the backup holds a {vendor} database; this installation uses {_vendor()}.")
     tables = _database_tables()
     if tables:
-        name = settings.DATABASES["default"]["NAME"]
+        name = connection.settings_dict["NAME"]
         raise BackupError(
             f"the database {name} is not empty ({len(tables)} tables, e.g. {tables[0]}): restore needs an empty "
             "database (create a new one and do not run migrate first); nothing restored."
@@ -435,7 +447,7 @@ def _restore_postgresql(dump: Path) -> None:
             "--no-privileges",
             "--exit-on-error",
             "--single-transaction",
-            f"--dbname={settings.DATABASES['default']['NAME']}",
+            f"--dbname={connection.settings_dict['NAME']}",
             str(dump),
         ],
         "pg_restore",

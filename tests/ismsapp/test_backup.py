@@ -374,3 +374,11 @@ def test_a_manifest_that_is_not_ours_or_points_outside_is_refused(tmp_path: Path
 def test_a_directory_without_a_manifest_is_no_backup(tmp_path: Path) -> None:
     with pytest.raises(backup.BackupError, match=r"is not a backup: no manifest\.json"):
         backup.read_manifest(tmp_path)
+
+
+def test_the_database_password_goes_to_pg_dump_in_its_environment_not_its_arguments() -> None:
+    db = {"NAME": "isms", "USER": "isms", "PASSWORD": "s3cret", "HOST": "db.example", "PORT": 5433}
+    env = backup._pg_env({**db, "OPTIONS": {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem"}})
+    assert env["PGPASSWORD"] == "s3cret"
+    assert (env["PGHOST"], env["PGPORT"], env["PGDATABASE"], env["PGUSER"]) == ("db.example", "5433", "isms", "isms")
+    assert (env["PGSSLMODE"], env["PGSSLROOTCERT"]) == ("verify-full", "/etc/ca.pem")
