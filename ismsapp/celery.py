@@ -14,8 +14,11 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from celery.result import AsyncResult
+from celery.schedules import crontab
 from celery.utils import uuid
 from django.db import transaction
+
+from ismsapp.settings.env import env_int
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ismsapp.settings.base")
 
@@ -59,6 +62,11 @@ app.conf.update(
         "expire-risk-acceptances": {"task": "risks.tasks.expire_acceptances", "schedule": 3600.0},
         "sign-evidence-checkpoints": {"task": "evidence.tasks.sign_checkpoints", "schedule": 900.0},
         "requeue-stalled-chunks": {"task": "evidence.tasks.requeue_stalled_chunks", "schedule": 300.0},
+        # does nothing unless ISMS_BACKUP_DIR is set (see ismsapp/backup.py)
+        "nightly-backup": {
+            "task": "ismsapp.tasks.nightly_backup",
+            "schedule": crontab(hour=env_int("ISMS_BACKUP_HOUR", 2), minute=0),
+        },
     },
 )
 app.autodiscover_tasks()

@@ -29,3 +29,22 @@ def render_report(report_id: str) -> str:
 
     with audit_context(label="task:render_report"):
         return build_report(report_id).status
+
+
+@shared_task(name="ismsapp.tasks.nightly_backup", soft_time_limit=6 * 3600, time_limit=6 * 3600 + 60)
+def nightly_backup() -> dict[str, object]:
+    """A backup into ISMS_BACKUP_DIR keeping the newest ISMS_BACKUP_KEEP; nothing when it is unset."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from ismsapp import backup
+
+    if not settings.ISMS_BACKUP_DIR:
+        return {"skipped": "ISMS_BACKUP_DIR is not set"}
+    summary, removed = backup.run_scheduled_backup(
+        Path(settings.ISMS_BACKUP_DIR),
+        keep=settings.ISMS_BACKUP_KEEP,
+        include_secrets=settings.ISMS_BACKUP_INCLUDE_SECRETS,
+    )
+    return {"backup": str(summary.path), "removed": [str(path) for path in removed]}

@@ -398,5 +398,12 @@ EVIDENCE_CHECKPOINT_JOURNAL = Path(
     env_str("ISMS_EVIDENCE_CHECKPOINT_JOURNAL", str(VAR_DIR / "evidence-checkpoints.jsonl"))
 )
 EVIDENCE_MAX_UPLOAD_BYTES = env_int("ISMS_EVIDENCE_MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Backups (ismsapp/backup.py): PostgreSQL client tools (pg_dump, pg_restore) from PATH unless set here;
+# the nightly beat task is off until ISMS_BACKUP_DIR names a directory, where it keeps the newest
+# ISMS_BACKUP_KEEP backups (the hour, UTC, is read by ismsapp/celery.py from ISMS_BACKUP_HOUR).
+ISMS_PG_BIN_DIR = env_str("ISMS_PG_BIN_DIR", "")
+ISMS_BACKUP_DIR = env_str("ISMS_BACKUP_DIR", "")
+ISMS_BACKUP_KEEP = env_int("ISMS_BACKUP_KEEP", 7)
+ISMS_BACKUP_INCLUDE_SECRETS = env_bool("ISMS_BACKUP_INCLUDE_SECRETS", False)
 ISMS_BASE_URL = env_str("ISMS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")  # for links in e-mails
 CSRF_FAILURE_VIEW = "ismsapp.views.csrf_failure"
