@@ -13,6 +13,7 @@ from ismsapp.forms import IsoDateInput, OneTimeCodeField
 from ismsapp.models import User
 from ismsapp.services import mfa
 from risks.models import Asset, Risk, RiskMethodology, TreatmentAction
+from risks.services.register import ASSET_FIELDS
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -32,16 +33,7 @@ class AssetForm(forms.ModelForm):
 
     class Meta:
         model = Asset
-        fields = [
-            "name",
-            "asset_type",
-            "owner",
-            "confidentiality",
-            "integrity",
-            "availability",
-            "location",
-            "description",
-        ]
+        fields = list(ASSET_FIELDS)
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 

@@ -13,6 +13,7 @@ from controls.models import Control
 from ismsapp.identity import IdentityFieldsSerializer
 from ismsapp.models import User
 from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
+from risks.services.register import ASSET_FIELDS
 
 ACTIVE_USERS = User.objects.filter(is_active=True)
 
@@ -45,17 +46,7 @@ class AssetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Asset
-        fields = [
-            "id",
-            "name",
-            "asset_type",
-            "owner",
-            "confidentiality",
-            "integrity",
-            "availability",
-            "location",
-            "description",
-        ]
+        fields = ["id", *ASSET_FIELDS]
 
 
 class VisibleAssetField(serializers.SlugRelatedField):

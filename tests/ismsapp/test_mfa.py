@@ -256,3 +256,12 @@ def test_a_change_of_factors_ends_the_users_other_sessions(risk_owner, isms_admi
         )
     )
     assert reasons == {"second factors changed", "second factors reset"}
+
+
+def test_the_security_page_title_is_plain_text(client_for, risk_owner) -> None:
+    enrol(confirm_identity(client_for("risk_owner")))
+    page = client_for("risk_owner").get(reverse("mfa")).content.decode()
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "Two-factor authentication" in title
+    assert "<section" not in title
+    assert page.count('id="mfa-passkeys-title"') == 1
