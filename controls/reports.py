@@ -16,11 +16,11 @@ from openpyxl import Workbook
 from controls.models import Edition, SoAVersion
 from controls.services import check_version_integrity
 from controls.soa import ClauseRow, SoARow, SoAView, draft_view, version_view
-from ismsapp import reports
 from ismsapp.audit import acting_as
 from ismsapp.exports import add_sheet, neutralise_cell, new_workbook, workbook_bytes
 from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
+from ismsapp.services import reports
 
 Column = tuple[str, Callable[[Any], Any], int]  # header, value of a row, XLSX width
 

@@ -22,7 +22,7 @@ from controls.soa import SoAView, clause_rows, diff_views, soa_rows
 from ismsapp.downloads import attachment
 from ismsapp.forms import add_service_errors
 from ismsapp.identity import IdentityConfirmedMixin
-from ismsapp.reports import request_report
+from ismsapp.services.reports import request_report
 
 EDITIONS = dict(Edition.choices)
 

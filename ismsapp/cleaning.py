@@ -26,7 +26,7 @@ Where it is applied (``install()`` runs first in ``IsmsAppConfig.ready``):
 - the API: the default DRF parsers (``CleanJSONParser``, ``CleanFormParser``,
   ``CleanMultiPartParser``) refuse deep JSON and control characters anywhere in the parsed data
   (400 naming the field path, e.g. ``"scale.2.label"``); DRF date fields carry the date range;
-- imports: ``risks/imports.py`` checks every cell with ``control_character_problem``;
+- imports: ``risks/services/imports.py`` checks every cell with ``control_character_problem``;
 - ``evidence.ingestion.create_job`` checks the filename of an upload or push before it stores a
   byte (the push's ``?filename=`` is refused earlier still, by the middleware).
 

@@ -25,7 +25,7 @@ def verify_audit_trail() -> dict[str, object]:
 @shared_task(name="ismsapp.tasks.render_report", soft_time_limit=300, time_limit=330)
 def render_report(report_id: str) -> str:
     """Render a queued report (PDF) and store it; idempotent on redelivery."""
-    from ismsapp.reports import build_report
+    from ismsapp.services.reports import build_report
 
     with audit_context(label="task:render_report"):
         return build_report(report_id).status

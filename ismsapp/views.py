@@ -28,11 +28,11 @@ from ismsapp.forms import AuditTrailFilterForm, UserCreateForm, UserUpdateForm, 
 from ismsapp.models import AuditEntry, GeneratedReport, User
 from ismsapp.pagination import keyset_page, parse_cursor
 from ismsapp.permissions import allowed
-from ismsapp.reports import REPORT_KINDS
 from ismsapp.roles import roles_of
 from ismsapp.security_views import start_second_step
 from ismsapp.services import mfa
 from ismsapp.services.identity import mark_confirmed
+from ismsapp.services.reports import REPORT_KINDS
 
 
 @method_decorator(login_not_required, name="dispatch")

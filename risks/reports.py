@@ -9,10 +9,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from ismsapp import reports
 from ismsapp.exports import add_sheet, new_workbook, workbook_bytes
 from ismsapp.models import Organisation, User
 from ismsapp.pdf import render_pdf
+from ismsapp.services import reports
 from risks.heatmap import count_cells, heatmap_svg
 from risks.models import Risk, RiskAcceptance, TreatmentAction
 from risks.services import RISK_READERS, current_methodology, visible_acceptances, visible_actions, visible_risks

@@ -19,8 +19,8 @@ from django.views import View
 from ismsapp import identity
 from ismsapp.downloads import attachment
 from ismsapp.forms import add_service_errors
-from ismsapp.reports import request_report
-from risks import imports, services
+from ismsapp.services.reports import request_report
+from risks import services
 from risks.forms import (
     AcceptForm,
     ActionForm,
@@ -34,6 +34,7 @@ from risks.forms import (
 )
 from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
 from risks.reports import heatmaps, plan_xlsx, register_xlsx
+from risks.services import imports
 
 PAGE_SIZE = 50
 

@@ -135,7 +135,7 @@ def world(django_db_setup, django_db_blocker) -> Iterator[dict]:
     from controls.models import ClauseEntry, SoAEntry
     from controls.services import publish_soa
     from ismsapp.models import AuditEntry
-    from ismsapp.reports import request_report
+    from ismsapp.services.reports import request_report
     from ismsapp.services.tokens import create_token
     from tests.audits.world import build_audits_world
     from tests.conftest import make_persona

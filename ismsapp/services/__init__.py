@@ -4,7 +4,8 @@
   organisation, the audit trail's verification (re-exported here: ``services.create_user``);
 - ``sessions``: the record of each browser session, its lifetime, ending sessions;
 - ``tokens``: named, expiring, hashed API tokens;
-- ``mfa``: second factors (authenticator apps, recovery codes, passkeys) and who must have one.
+- ``mfa``: second factors (authenticator apps, recovery codes, passkeys) and who must have one;
+- ``reports``: reports rendered in the background (who may request which kind, the request, the build).
 
 The web side lives beside it: ``ismsapp.middleware`` (session lifetime), ``ismsapp.receivers``
 (login signals), ``ismsapp.api.authentication`` (token authentication) and ``ismsapp.identity``

@@ -22,7 +22,7 @@ from controls import services
 from controls.models import ClauseEntry, SoAVersion
 from controls.reports import soa_csv, soa_view_for, soa_xlsx
 from ismsapp.models import AuditEntry, GeneratedReport, User
-from ismsapp.reports import build_report, request_report
+from ismsapp.services.reports import build_report, request_report
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -20,7 +20,7 @@ from controls import services
 from controls.models import Control, SoAEntry, SoAVersion
 from controls.reports import soa_pdf, soa_view_for
 from ismsapp.models import AuditEntry, GeneratedReport
-from ismsapp.reports import build_report
+from ismsapp.services.reports import build_report
 from tests.conftest import confirm_identity
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
 from ismsapp.inspection import InspectionError, Limits, inspect_csv, inspect_xlsx
-from risks.imports import import_assets
 from risks.models import Asset
+from risks.services.imports import import_assets
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE_BOUND = 16 * 1024 * 1024  # bytes over the baseline while refusing a hostile file
@@ -197,7 +197,7 @@ import json, os, resource, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ismsapp.settings.test")
 import django
 django.setup()
-from risks.imports import FileError, read_rows
+from risks.services.imports import FileError, read_rows
 
 
 def status(field):  # kB, from /proc/self/status (ru_maxrss would carry the forking parent's peak)

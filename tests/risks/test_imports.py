@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook
 
-from risks.imports import import_assets, import_risks
 from risks.models import Asset, Risk
+from risks.services.imports import import_assets, import_risks
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from ismsapp.models import GeneratedReport
-from ismsapp.reports import build_report
+from ismsapp.services.reports import build_report
 from risks import services
 from risks.models import Risk, RiskAcceptance
 from risks.tasks import expire_acceptances
