@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evidence import ingestion, services
@@ -150,33 +152,73 @@ def test_pushed_events_cannot_set_the_counting_markers(source) -> None:
     assert verify_source(source).intact
 
 
-def test_explorer_csv_and_api_show_the_count_and_the_same_attempt(source, client_for, isms_admin) -> None:
+@pytest.fixture
+def shown(source) -> dict[int, int]:
+    """REPEATED then PAM_THEN_SSHD ingested: event ids by position."""
     ingest(source, REPEATED + PAM_THEN_SSHD)
-    by_position = {e.position: e.pk for e in Event.objects.filter(source=source)}
-    client = client_for("internal_auditor")
+    return {e.position: e.pk for e in Event.objects.filter(source=source)}
 
-    page = client.get(reverse("evidence:events"))
+
+def test_the_explorer_shows_the_count_and_the_same_attempt(shown, client_for) -> None:
+    page = client_for("internal_auditor").get(reverse("evidence:events"))
     html = page.content.decode()
     assert 'data-count="5">\u00d75</span>' in html  # "x5" with a multiplication sign
-    assert f'data-same-attempt-of="{by_position[2]}">same attempt</span>' in html
+    assert f'data-same-attempt-of="{shown[2]}">same attempt</span>' in html
+    assert html.count("same attempt</span>") == 2
     rows = {row.pk: row for row in page.context["page"].rows}
-    assert rows[by_position[1]].count == 5
-    assert rows[by_position[3]].same_attempt_of == by_position[2]
+    assert rows[shown[1]].count == 5
+    assert rows[shown[3]].same_attempt_of == shown[2]
 
-    export = client.get(reverse("evidence:events_export"))
+
+def test_the_csv_export_has_count_and_same_attempt_columns(shown, client_for) -> None:
+    export = client_for("internal_auditor").get(reverse("evidence:events_export"))
     text = b"".join(export.streaming_content).decode("utf-8-sig")
     table = {int(row["id"]): row for row in csv.DictReader(io.StringIO(text))}
-    assert table[by_position[1]]["count"] == "5"
-    assert table[by_position[0]]["count"] == "1"
-    assert table[by_position[3]]["same_attempt_of"] == str(by_position[2])
-    assert table[by_position[2]]["same_attempt_of"] == ""
+    assert table[shown[1]]["count"] == "5"
+    assert table[shown[0]]["count"] == "1"
+    assert table[shown[3]]["same_attempt_of"] == str(shown[2])
+    assert table[shown[2]]["same_attempt_of"] == ""
 
+
+def test_the_api_has_count_and_same_attempt_fields(shown, isms_admin) -> None:
     api = APIClient()
     api.force_authenticate(isms_admin)
     results = {r["id"]: r for r in api.get("/api/events/", {"page_size": 50}).json()["results"]}
-    assert results[by_position[1]]["count"] == 5
-    assert results[by_position[0]]["count"] == 1
-    assert results[by_position[3]]["same_attempt_of"] == by_position[2]
-    assert results[by_position[2]]["same_attempt_of"] is None
-    detail = api.get(f"/api/events/{by_position[1]}/").json()
-    assert detail["count"] == 5
+    assert results[shown[1]]["count"] == 5
+    assert results[shown[0]]["count"] == 1
+    assert results[shown[3]]["same_attempt_of"] == shown[2]
+    assert results[shown[2]]["same_attempt_of"] is None
+    assert api.get(f"/api/events/{shown[1]}/").json()["count"] == 5
+
+
+def test_the_soa_counts_repetitions_and_each_attempt_once(source, client_for, catalogue) -> None:
+    from tests.evidence.test_health import soa_evidence
+
+    stamp = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [
+        f"<38>1 {stamp} web1 sshd 100 - - Failed password for root from 203.0.113.9 port 4000 ssh2",
+        f"<38>1 {stamp} web1 sshd 100 - - message repeated 5 times: [ Failed password for root from 203.0.113.9 "
+        "port 4000 ssh2]",
+        f"<38>1 {stamp} web1 sshd 200 - - pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+        "tty=ssh ruser= rhost=198.51.100.7  user=alice",
+        f"<38>1 {stamp} web1 sshd 200 - - Failed password for alice from 198.51.100.7 port 5000 ssh2",
+    ]
+    ingest(source, "\n".join(lines).encode() + b"\n")
+    assert soa_evidence(client_for("compliance_officer"))["8.5"]["events"] == "7"  # 1 + 5 + 1
+
+
+def test_an_attempt_cut_by_a_chunk_boundary_counts_twice_and_still_verifies(source, monkeypatch) -> None:
+    """The documented limit: the lines of one attempt are recognised within a chunk only."""
+    monkeypatch.setattr(ingestion, "CHUNK_BYTES", 100)  # chunks [filler, pam] [sshd, pam, sshd]
+    filler = (
+        b"<13>Jan  5 10:00:59 web1 chronyd[9]: System clock wrong by 2.5 seconds, adjustment started"
+        + b"." * 40
+        + b"\n"
+    )
+    ingest(source, filler + PAM_THEN_SSHD)
+    events = Event.objects.filter(source=source)
+    assert len({e.chunk_id for e in events}) == 2
+    ordered = events.order_by("chunk_id", "position")
+    assert [e.extra.get("same_attempt_as") for e in ordered] == [None, None, None, None, 1]
+    assert counted(source) == 3  # the first attempt, cut in two, counts twice
+    assert verify_source(source).intact
