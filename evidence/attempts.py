@@ -4,14 +4,15 @@ sshd with PAM logs one password attempt up to five times: "Invalid user X from A
 its 5.x-7.x echo "input_userauth_request: invalid user X", pam_unix's "check pass; user unknown" and
 "authentication failure; ... rhost=A user=X", then sshd's own "Failed password for X from A port P ssh2".
 ``AttemptGrouper`` gathers, per host and process id, the lines of one attempt into a group: a line
-joins the newest open group of its process when the group has no line of its kind yet, none of a later
-kind (``KINDS`` ranks them in the order the daemons log them), names no
-other user or peer, stands for as many repetitions (``repeated``) and began at most ``WINDOW_SECONDS``
-and ``WINDOW_LINES`` before; otherwise it opens a new group. The first line of a group is the attempt;
+joins the newest open group of its process when the group has no line of its kind yet, none of a
+later kind (``KINDS`` ranks them in the order the daemons log them), names no other user or peer,
+stands for as many repetitions (``repeated``) and began at most ``WINDOW_SECONDS`` and ``WINDOW_LINES``
+before; otherwise it opens a new group. The first line of a group is the attempt;
 the others get ``extra["same_attempt_as"]`` = the first line's position in the chunk and add nothing
 to the per-control figures (``evidence.counting``). Both stay stored, unchanged otherwise.
 
-Decided within one chunk, in file order, with bounded state (open groups expire after the window):
+Decided within one chunk, in file order, with bounded state (one open group per process, at most
+``MAX_OPEN`` processes):
 a chunk boundary that falls between two lines of one attempt leaves the second counted too (at
 most one extra count per attempt cut by a boundary; chunks are about 8,000 lines, so rare). The
 same holds between two batches of the syslog receiver.
