@@ -25,6 +25,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence import integrity, journal, rules, writer
+from evidence.attempts import AttemptGrouper
+from evidence.counting import occurrences
 from evidence.formats import ChunkCut, Format, get_format
 from evidence.models import (
     ChainLink,
@@ -190,6 +192,7 @@ class ChunkResult:
     leaves: list[bytes]
     matched: list[list[str]]  # rule keys
     times: list[datetime | None]
+    weights: list[int]  # what each event adds to the per-control figures (``counting.occurrences``)
     rejected: list[RejectedRecord]
     records_read: int = 0
     records_empty: int = 0
@@ -215,12 +218,14 @@ class ChunkBuilder:
         self.chunk, self.source, self.received_at = chunk, source, received_at
         self.match = rules.RuleMatcher(frozenset(source.supplier_account_list))
         self.match_fields = [(name, integrity.CANONICAL_FIELDS.index(name)) for name in self.match.fields]
-        self.result = ChunkResult([], [], [], [], [])
+        self.result = ChunkResult([], [], [], [], [], [])
+        self.attempts = AttemptGrouper()
         self.occurrences: dict[bytes, int] = {}
 
     def add(self, event: Event, dedup_material: bytes, raw_offset: int, raw_length: int) -> None:
         result = self.result
         pid = event.pid if event.pid is not None and -(2**63) < event.pid < 2**63 else None
+        self.attempts.mark(event, len(result.rows))  # before hashing: the marker is part of the event
         # The hashed values, in integrity.CANONICAL_FIELDS order (which is also writer.COLUMNS order).
         hashed = (
             event.time.astimezone(UTC) if event.time else None,
@@ -242,6 +247,7 @@ class ChunkBuilder:
         leaf = integrity.leaf_hash_of((*hashed, dedup_key))
         result.leaves.append(leaf)
         result.times.append(hashed[0])
+        result.weights.append(occurrences(event.extra))
         result.matched.append(self.match({name: hashed[index] for name, index in self.match_fields}))
         result.rows.append(
             (
@@ -390,21 +396,23 @@ def _gap_events(recording: Any, events: list[Event]) -> list[Event]:
 
 
 def _count_evidence(source: EvidenceSource, result: ChunkResult, inserted: set[int]) -> None:
-    """Add the chunk's new events to the per-control, per-day counters (an event counts once per
-    control however many of its rules map to it)."""
+    """Add the chunk's new events to the per-control, per-day counters (an event counts its
+    ``counting.occurrences`` once per control however many of its rules map to it: the repetitions
+    a reduced line stands for, nothing for a second record of one attempt)."""
     counters: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None])
     controls_of: dict[tuple[str, ...], set[tuple[str, str]]] = {}
     now = timezone.now()
     for position in inserted:
         matched = tuple(result.matched[position])
-        if not matched:
+        weight = result.weights[position]
+        if not matched or not weight:
             continue
         if matched not in controls_of:
             controls_of[matched] = rules.controls_of_rules(matched)
         when = min(result.times[position] or now, now)
         for edition, control in controls_of[matched]:
             counter = counters[(edition, control, when.date())]
-            counter[0] += 1
+            counter[0] += weight
             counter[1] = max(counter[1], when) if counter[1] else when
     _add_counts(ControlEventCount._meta.db_table, ("edition", "control", "day"), source, counters)
 

@@ -8,12 +8,14 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from evidence import rules
+from evidence.counting import with_counts
 from evidence.models import Event, EvidenceSource
 from evidence.parsers.base import DESCRIPTIVE_FIELDS
 
 
 def visible_events(user: Any) -> QuerySet[Event]:
-    return Event.objects.for_user(user, "view")
+    """The events ``user`` may see, each with ``count`` and ``same_attempt_of`` (see ``evidence.counting``)."""
+    return with_counts(Event.objects.for_user(user, "view"))
 
 
 def filter_events(events: QuerySet[Event], data: dict[str, Any]) -> QuerySet[Event]:
@@ -59,7 +61,12 @@ def peer_query(text: str) -> Q:
     return query | Q(source_ip__in=forms) | Q(source_ip__iexact=f"::ffff:{mapped}")
 
 
-CSV_HEADER = ("id", "time_utc", "source", *DESCRIPTIVE_FIELDS, "job", "raw_offset", "raw_length", "leaf_sha256")
+# count: the occurrences the line stands for ("message repeated N times": N); same_attempt_of: the id of the
+# event that records the same authentication attempt first (this one adds nothing to the SoA's figures).
+CSV_HEADER = (
+    "id", "time_utc", "source", *DESCRIPTIVE_FIELDS, "job", "raw_offset", "raw_length", "leaf_sha256",
+    "count", "same_attempt_of",
+)  # fmt: skip
 
 
 def csv_row(event: dict[str, Any], source_names: dict[int, str]) -> tuple[Any, ...]:
@@ -82,7 +89,12 @@ def csv_row(event: dict[str, Any], source_names: dict[int, str]) -> tuple[Any, .
         event["raw_offset"],
         event["raw_length"],
         bytes(event["leaf_hash"]).hex(),
+        event["count"],
+        event["same_attempt_of"] or "",
     )
 
 
-CSV_FIELDS = ("id", "time", "source_id", *DESCRIPTIVE_FIELDS, "job_id", "raw_offset", "raw_length", "leaf_hash")
+CSV_FIELDS = (
+    "id", "time", "source_id", *DESCRIPTIVE_FIELDS, "job_id", "raw_offset", "raw_length", "leaf_hash",
+    "count", "same_attempt_of",
+)  # fmt: skip

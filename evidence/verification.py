@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 
 from evidence import integrity, journal, rules
+from evidence.counting import occurrences_expression
 from evidence.models import ChainLink, Checkpoint, ControlEventCount, Event, EvidenceSource, IngestionChunk
 from evidence.models.sources import GENESIS
 from ismsapp.snapshots import consistent_snapshot
@@ -185,11 +186,12 @@ def _checked_controls() -> dict[tuple[str, str], Q]:
 
 def counter_disagreements(source: EvidenceSource) -> list[str]:
     """Where the per-control counters (the SoA's machine-evidence figures) do not count the
-    source's stored events: "2022 8.15: counted 120, events 118". One pass over the events."""
+    source's stored events: "2022 8.15: counted 120, events 118". One pass over the events, each
+    counting its ``counting.occurrences`` as ingestion did."""
     checked = _checked_controls()
     names = {key: f"c{index}" for index, key in enumerate(sorted(checked))}
     actual = Event.objects.filter(source=source).aggregate(
-        **{names[key]: Count("pk", filter=query) for key, query in checked.items()}
+        **{names[key]: Sum(occurrences_expression(), filter=query, default=0) for key, query in checked.items()}
     )
     counted = {
         (row["edition"], row["control"]): row["total"]

@@ -86,12 +86,20 @@ class JobSerializer(serializers.ModelSerializer):
 class EventSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source.name", read_only=True)
     leaf_sha256 = serializers.SerializerMethodField()
+    count = serializers.IntegerField(
+        read_only=True, help_text='Occurrences the line stands for ("message repeated N times: [...]" counts N).'
+    )
+    same_attempt_of = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Id of the event recording the same authentication attempt first; this one is not counted again.",
+    )
 
     class Meta:
         model = Event
         fields = [
             "id", "time", "received_at", "source", *DESCRIPTIVE_FIELDS, "extra", "job", "raw_offset", "raw_length",
-            "leaf_sha256",
+            "leaf_sha256", "count", "same_attempt_of",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -27,6 +27,7 @@ from evidence.api.serializers import (
     SessionSerializer,
     SourceSerializer,
 )
+from evidence.counting import with_counts
 from evidence.formats import FORMATS
 from evidence.forms import EventFilterForm
 from evidence.models import Event, EvidenceSource, IngestionJob, SessionRecording
@@ -197,7 +198,7 @@ class EventViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model_permission_required = True
 
     def get_queryset(self) -> QuerySet:
-        queryset = super().get_queryset()
+        queryset = with_counts(super().get_queryset())
         if self.action != "list":
             return queryset
         form = EventFilterForm(self.request.query_params)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
-from evidence.parsers.base import Action, Event, Outcome
+from evidence.parsers.base import REPEATED, Action, Event, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,14 +623,21 @@ def apply_classification(event: Event) -> Event:
     if found is not None:
         resolution, match, context = found
         resolution.apply(match, context, event)
+    elif event.message[:1] in _REPEAT_STARTS:  # a reduced line no rule knows still stands for N lines
+        repeated = _REPEATED.match(event.message.lstrip())
+        if repeated is not None:
+            event.extra[REPEATED] = int(repeated["count"])
     return event
+
+
+_REPEAT_STARTS = frozenset("ml \t")
 
 
 def _find(program: str, message: str) -> tuple[_Resolution, re.Match[str], dict[str, Any]] | None:
     """The rule for ``message``, its match, and what the message's wrapping said.
 
     Before the rules see it, the text loses its indentation, Solaris' message ID "[ID 800047 auth.info] " (kept as
-    ``msgid``), rsyslog's "message repeated N times: [ text ]" wrapper (kept as ``repeat_count``), the "error: " or
+    ``msgid``), rsyslog's "message repeated N times: [ text ]" wrapper (kept as ``repeated``), the "error: " or
     "fatal: " that sshd puts before its error-level messages and the PAM module prefix "pam_unix(sshd:auth): "
     (kept as ``pam_module``, ``pam_service``, ``pam_type``).
     """
@@ -664,7 +671,7 @@ def _unwrap(text: str, context: dict[str, Any]) -> str | None:
         repeated = _REPEATED.match(text)
         if repeated is None or not repeated["message"]:
             return None
-        text, context["repeat_count"] = repeated["message"], int(repeated["count"])
+        text, context[REPEATED] = repeated["message"], int(repeated["count"])
     if text.startswith(("error: ", "fatal: ")):
         text = text[7:]
     return text

@@ -22,6 +22,10 @@ from typing import Any, BinaryIO, ClassVar, Protocol
 from evidence.parsers.years import YearPlan
 
 MAX_LINE_BYTES = 64 * 1024  # longer lines are rejected (and skipped in constant memory)
+# Keys of ``Event.extra`` that say how many occurrences an event counts for (see ``evidence.counting``).
+REPEATED = "repeated"  # the line stands for N occurrences (a syslog daemon's "message repeated N times")
+SAME_ATTEMPT_AS = "same_attempt_as"  # position, in the chunk, of the event already recording the attempt
+COUNTING_MARKERS = (REPEATED, SAME_ATTEMPT_AS)
 READ_BLOCK = 256 * 1024
 
 

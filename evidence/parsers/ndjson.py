@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
 from evidence.parsers.base import (
+    COUNTING_MARKERS,
     Action,
     Event,
     Outcome,
@@ -72,6 +73,9 @@ class NdjsonParser:
             value = data.pop(name, "")
             setattr(event, name, "" if value is None else str(value))
         event.host = event.host or context.default_host
+        for marker in COUNTING_MARKERS:  # the pipeline's own counting markers: a shipper's value is kept, not obeyed
+            if marker in data:
+                data[f"supplied_{marker}"] = data.pop(marker)
         event.extra = data
         return [event]
 

@@ -104,7 +104,7 @@ def test_client_text_after_the_address_never_moves_it(program, message, peer):
 def test_repeated_wrapper_keeps_the_address_where_sshd_wrote_it():
     event = parse(HEADER + "sshd[1]: message repeated 2 times: [ Failed password for x] from 10.9.9.9 port 1 ssh2 "
                   "from 203.0.113.9 port 9 ssh2]")  # fmt: skip
-    assert (event.source_ip, event.user, event.extra["repeat_count"]) == (
+    assert (event.source_ip, event.user, event.extra["repeated"]) == (
         "203.0.113.9",
         "x] from 10.9.9.9 port 1 ssh2",
         2,

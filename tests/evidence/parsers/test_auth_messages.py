@@ -270,7 +270,7 @@ def test_a_repeated_message_is_classified_as_its_text_with_the_count():
     found = classify("sshd", "message repeated 5 times: [ Failed password for root from 203.0.113.9 port 42 ssh2]")
     assert found is not None
     assert (found.action, found.outcome, found.user, found.source_ip) == (L, FAIL, "root", "203.0.113.9")
-    assert found.extra["repeat_count"] == 5
+    assert found.extra["repeated"] == 5
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,7 @@ def test_openssh_2k_classification_counts_match_the_raw_text():
     assert len(outcomes.auth_events("ssh_received_disconnect")) + len(gave_up) == data.count(b"Received disconnect")
     assert len(outcomes.auth_events("pam_user_unknown")) == data.count(b"check pass; user unknown")
     assert len(outcomes.auth_events("ssh_invalid_user_request")) == data.count(b"input_userauth_request: invalid")
-    repeated = [event for event in outcomes.events if "repeat_count" in event.extra]
+    repeated = [event for event in outcomes.events if "repeated" in event.extra]
     assert len(repeated) == data.count(b"message repeated")
     # What is left unclassified: "ignoring max retries" (a configuration notice) and "fatal: Write failed".
     assert outcomes.actions()[Action.OTHER] == sum(data.count(text) for text in (b"ignoring max retries", b"fatal:"))
