@@ -22,11 +22,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import BigIntegerField, Case, CharField, Func, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import Expression
-from django.db.models.fields.json import KT, KeyTransform
+from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Least
-from django.db.models.lookups import Exact, Regex
+from django.db.models.lookups import Regex
 
 from evidence.parsers.base import REPEATED, SAME_ATTEMPT_AS  # set by the pipeline only (ndjson renames supplied ones)
 
@@ -50,9 +62,28 @@ def occurrences(extra: Any) -> int:
     return line_count(extra)
 
 
+class IsJSONNumber(Func):
+    """True where ``extra``'s ``key`` holds a JSON number, on both databases (PostgreSQL's
+    ``jsonb_typeof``, SQLite's ``json_type``): a string that looks like a number is not one."""
+
+    output_field = BooleanField()
+
+    def __init__(self, key: str) -> None:
+        super().__init__(F("extra"))
+        self.key = key
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"(jsonb_typeof({column} -> %s) = 'number')", [*params, self.key]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"(json_type({column}, %s) IN ('integer', 'real'))", [*params, f"$.{self.key}"]
+
+
 def line_count_expression() -> Expression:
     """``line_count`` in SQL, for the events table."""
-    number = Exact(Func(KeyTransform(REPEATED, "extra"), function="jsonb_typeof", output_field=CharField()), "number")
+    number = IsJSONNumber(REPEATED)
     positive = Regex(KT(f"extra__{REPEATED}"), r"^[1-9][0-9]{0,17}$")  # an integer (JSON's "5.0" or "1e3" count once)
     return Case(
         When(Q(number, positive), then=Least(Cast(KT(f"extra__{REPEATED}"), BigIntegerField()), MAX_COUNTED_REPEATS)),
