@@ -7,7 +7,7 @@ class AuditsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audits import panels
+        from audits import panels, reports
         from audits.views import REGISTER_READERS
         from ismsapp import navigation
         from ismsapp.navigation import NavItem
@@ -19,3 +19,4 @@ class AuditsConfig(AppConfig):
         ):
             navigation.register(item, before="audit_trail")
         panels.register_panels()
+        reports.register_reports()

@@ -2,10 +2,12 @@
 
 from audits.models.findings import CorrectiveAction, EffectivenessVerification, Nonconformity
 from audits.models.programme import Audit, AuditProgramme, ChecklistItem, ImpartialityOverride
+from audits.models.report import AuditReport
 
 __all__ = [
     "Audit",
     "AuditProgramme",
+    "AuditReport",
     "ChecklistItem",
     "CorrectiveAction",
     "EffectivenessVerification",
