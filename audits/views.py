@@ -4,6 +4,7 @@ through ``audits.services``; every read starts from ``for_user``."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib import messages
@@ -18,11 +19,15 @@ from django.views import View
 
 from audits import forms, services
 from audits.coverage import programme_coverage
-from audits.models import Audit, AuditProgramme, ChecklistItem, CorrectiveAction, Nonconformity
+from audits.models import Audit, AuditProgramme, AuditReport, ChecklistItem, CorrectiveAction, Nonconformity
 from audits.services import rules
 from audits.services.programme import in_scope_items
 from controls.services import EditConflict
+from ismsapp.blobs import blob_path
+from ismsapp.downloads import attachment
+from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.permissions import allowed
+from ismsapp.reports import request_report
 
 REGISTER_READERS = ("audits.view_nonconformity", "risks.own_risk")
 
@@ -227,7 +232,8 @@ class AuditDetailView(PermissionRequiredMixin, View):
             .select_related("control", "clause")
             .order_by("pk")
         )
-        can_record = rules.can_record_results(request.user, audit)
+        final_report = AuditReport.objects.filter(audit=audit).select_related("finalised_by").first()
+        can_record = final_report is None and rules.can_record_results(request.user, audit)
         by_result: dict[str, int] = {}
         for item in items:
             label = item.get_result_display() if item.result else "not recorded"
@@ -246,12 +252,18 @@ class AuditDetailView(PermissionRequiredMixin, View):
                 "findings": findings,
                 "can_record": can_record,
                 "can_manage": rules.can_manage_audit(request.user, audit),
-                "can_change": request.user.has_perm("audits.change_audit") and audit.status != Audit.Status.CLOSED,
+                "can_change": request.user.has_perm("audits.change_audit")
+                and audit.status != Audit.Status.CLOSED
+                and final_report is None,
                 "can_generate": audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS)
                 and (rules.can_manage_audit(request.user, audit) or rules.is_audit_member(request.user, audit)),
                 "next_statuses": [
-                    (status, Audit.Status(status).label) for status in services.programme.TRANSITIONS[audit.status]
+                    (status, Audit.Status(status).label)
+                    for status in services.programme.TRANSITIONS[audit.status]
+                    if final_report is None or status == Audit.Status.CLOSED
                 ],
+                "final_report": final_report,
+                "can_finalise": final_report is None and rules.can_finalise_report(request.user, audit),
             },
         )
 
@@ -268,6 +280,74 @@ class AuditStatusView(PermissionRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(reverse("audits:audit", args=[audit.pk]))
+
+
+# --- the audit report -----------------------------------------------------------------------------
+
+
+class ReportDraftView(PermissionRequiredMixin, View):
+    """Render the draft report in the background; the status page offers the download."""
+
+    permission_required = "audits.view_audit"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        report = request_report(actor=request.user, kind="audit_report_pdf", params={"audit": audit.pk})
+        return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
+
+
+class FinaliseGate(PermissionRequiredMixin):
+    """Refuse whoever may not finalise before asking them to confirm it's them."""
+
+    permission_required = "audits.view_audit"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and request.user.has_perm(self.permission_required):
+            self.audit = get_object_or_404(Audit.objects.for_user(request.user), pk=kwargs["pk"])
+            if not rules.can_manage_audit(request.user, self.audit):
+                raise PermissionDenied("Only a compliance officer or the lead auditor may finalise the report.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ReportFinaliseView(FinaliseGate, IdentityConfirmedMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            report = services.finalise_audit_report(actor=request.user, audit=self.audit)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"The report is final. SHA-256 of its PDF: {report.sha256}")
+        return HttpResponseRedirect(reverse("audits:audit", args=[pk]) + "#report")
+
+
+class FinalReportDownloadView(PermissionRequiredMixin, View):
+    """The frozen PDF, served only if its bytes still have the digest recorded at finalisation."""
+
+    permission_required = "audits.view_audit"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        report = AuditReport.objects.filter(audit=audit).first()
+        if report is None:
+            return HttpResponse("The report of this audit is not final yet.", status=409, content_type="text/plain")
+        content = blob_path(report.sha256).read_bytes()
+        if hashlib.sha256(content).hexdigest() != report.sha256:
+            return HttpResponse(
+                "The stored PDF no longer matches the SHA-256 recorded when the report was finalised.",
+                status=409,
+                content_type="text/plain",
+            )
+        return attachment(
+            request,
+            content,
+            filename=report.filename,
+            content_type="application/pdf",
+            obj=report,
+            detail={"sha256": report.sha256},
+        )
 
 
 class GenerateChecklistView(PermissionRequiredMixin, View):

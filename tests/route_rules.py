@@ -306,6 +306,9 @@ RULES: dict[str, Rule] = {
     "audits:assign_auditors": Rule(AUDIT_PLANNERS, kwargs=_audit),
     "audits:audit_status": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
     "audits:generate_checklist": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:report_draft": Rule(AUDIT_READERS, method="POST", kwargs=_audit),
+    "audits:report_finalise": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),  # officers, and the lead
+    "audits:report_download": Rule(AUDIT_READERS, kwargs=_audit),  # 409 until the report is final
     "audits:item_row": Rule(AUDIT_READERS, kwargs=_item),
     "audits:item_edit": Rule(AUDIT_MEMBERS, kwargs=_item),
     "audits:item_raise": Rule(AUDIT_MEMBERS, kwargs=_item),
@@ -384,6 +387,7 @@ RULES: dict[str, Rule] = {
     "audit-status": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
     "audit-assign-auditors": Rule(AUDIT_PLANNERS, anonymous="401", method="POST", kwargs=_audit),
     "audit-generate-checklist": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-finalise": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
     "checklistitem-list": Rule(ALL, anonymous="401"),  # narrowed to the audits each user may see
     "checklistitem-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_item),
     "nonconformity-list": Rule(ALL, anonymous="401"),

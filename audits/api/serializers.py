@@ -12,6 +12,7 @@ from rest_framework import serializers
 from audits.models import (
     Audit,
     AuditProgramme,
+    AuditReport,
     ChecklistItem,
     CorrectiveAction,
     EffectivenessVerification,
@@ -19,6 +20,7 @@ from audits.models import (
     Nonconformity,
 )
 from controls.models import Clause
+from ismsapp.identity import IdentityFieldsSerializer
 from risks.api.serializers import ControlRefField, UsernameField
 
 
@@ -104,6 +106,19 @@ class AssignAuditorsSerializer(serializers.Serializer):
 class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Audit.Status.choices)
     on = serializers.DateField(required=False, help_text="Start or end date of the fieldwork; today if absent.")
+
+
+class FinaliseSerializer(IdentityFieldsSerializer):
+    """Finalising needs "confirm it's you": a token client sends its password (and code)."""
+
+
+class AuditReportSerializer(serializers.ModelSerializer):
+    finalised_by = UsernameField(read_only=True, queryset=None)
+
+    class Meta:
+        model = AuditReport
+        fields = ["id", "audit", "sha256", "size", "filename", "finalised_by", "finalised_at"]
+        read_only_fields = fields
 
 
 class ChecklistItemSerializer(serializers.ModelSerializer):

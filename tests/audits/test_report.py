@@ -178,3 +178,63 @@ def test_database_refuses_changes_to_a_finalised_report(reporting_audit, interna
 def test_draft_pdf_lists_impartiality_overrides_with_their_justification(reporting_audit):
     text = pdf_text(audit_report_pdf(reporting_audit))
     assert "No impartiality conflict was overridden." in text
+
+
+# --- pages and API ----------------------------------------------------------------------------------
+
+
+def test_pages_render_the_draft_finalise_after_confirmation_and_serve_the_frozen_pdf(reporting_audit, client_for):
+    from django.urls import reverse
+
+    from tests.conftest import PASSWORD
+
+    client = client_for("internal_auditor")
+    page = client.get(reverse("audits:audit", args=[reporting_audit.pk]))
+    assert b"Finalise the report" in page.content
+    draft = client.post(reverse("audits:report_draft", args=[reporting_audit.pk]))
+    assert draft.status_code == 302
+    assert draft["Location"].startswith("/reports/")
+    pending = client.get(reverse("audits:report_download", args=[reporting_audit.pk]))
+    assert pending.status_code == 409
+    unconfirmed = client.post(reverse("audits:report_finalise", args=[reporting_audit.pk]))
+    assert unconfirmed.status_code == 302
+    assert "confirm" in unconfirmed["Location"]
+    assert not AuditReport.objects.exists()
+    assert (
+        client_for("isms_admin").post(reverse("audits:report_finalise", args=[reporting_audit.pk])).status_code == 403
+    )
+    done = client.post(reverse("audits:report_finalise", args=[reporting_audit.pk]), {"identity_password": PASSWORD})
+    assert done.status_code == 302
+    report = AuditReport.objects.get(audit=reporting_audit)
+    download = client_for("isms_admin").get(reverse("audits:report_download", args=[reporting_audit.pk]))
+    assert download["Content-Type"] == "application/pdf"
+    assert hashlib.sha256(download.content).hexdigest() == report.sha256
+    page = client.get(reverse("audits:audit", args=[reporting_audit.pk]))
+    assert report.sha256.encode() in page.content
+    assert b"Finalise the report" not in page.content
+    assert b"Move to in progress" not in page.content
+
+
+def test_api_finalise_needs_identity_and_answers_with_the_digest(reporting_audit, internal_auditor, isms_admin):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD
+
+    client = APIClient()
+    client.force_authenticate(internal_auditor)
+    url = f"/api/audits/{reporting_audit.pk}/finalise/"
+    missing = client.post(url, {}, format="json")
+    assert missing.status_code == 400
+    assert "password" in missing.json()
+    wrong = client.post(url, {"password": "nope"}, format="json")
+    assert wrong.status_code == 400
+    assert not AuditReport.objects.exists()
+    admin = APIClient()
+    admin.force_authenticate(isms_admin)
+    assert admin.post(url, {"password": PASSWORD}, format="json").status_code == 403
+    created = client.post(url, {"password": PASSWORD}, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["sha256"] == AuditReport.objects.get().sha256
+    again = client.post(url, {"password": PASSWORD}, format="json")
+    assert again.status_code == 400
+    assert "report" in again.json()
