@@ -24,6 +24,7 @@ urlpatterns = [
     path("checklist/<int:pk>/edit/", views.ChecklistItemEditView.as_view(), name="item_edit"),
     path("checklist/<int:pk>/nonconformity/", views.RaiseFromItemView.as_view(), name="item_raise"),
     path("nonconformities/", views.RegisterView.as_view(), name="register"),
+    path("nonconformities/export.<str:fmt>", views.RegisterExportView.as_view(), name="register_export"),
     path("nonconformities/new/", views.RaiseDirectView.as_view(), name="raise"),
     path("nonconformities/<int:pk>/", views.NonconformityView.as_view(), name="nonconformity"),
     path(

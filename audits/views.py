@@ -10,14 +10,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
-from audits import forms, services
+from audits import forms, registers, services
 from audits.coverage import programme_coverage
 from audits.models import Audit, AuditProgramme, AuditReport, ChecklistItem, CorrectiveAction, Nonconformity
 from audits.services import rules
@@ -484,19 +484,10 @@ class RegisterView(View):
     controls treating their risks)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not allowed(request.user, REGISTER_READERS):
-            raise PermissionDenied("Your role has no access to the nonconformity register.")
+        require_register_reader(request.user)
         today = timezone.localdate()
         form = forms.RegisterFilterForm(request.GET or None)
-        open_actions = CorrectiveAction.objects.filter(status__in=CorrectiveAction.OPEN_STATUSES).select_related(
-            "owner"
-        )
-        nonconformities = form.apply(
-            Nonconformity.objects.for_user(request.user)
-            .select_related("control", "clause", "audit", "raised_by")
-            .prefetch_related(Prefetch("corrective_actions", queryset=open_actions, to_attr="open_actions")),
-            today,
-        ).order_by("-raised_on", "-pk")[:500]
+        nonconformities = registers.register_nonconformities(request.user, form, today)[:500]
         return render(
             request,
             "audits/register.html",
@@ -505,8 +496,45 @@ class RegisterView(View):
                 "nonconformities": nonconformities,
                 "today": today,
                 "can_raise": request.user.has_perm("audits.add_nonconformity"),
+                "query": request.GET.urlencode(),
             },
         )
+
+
+class RegisterExportView(View):
+    """The register with the page's filters and visibility, as CSV (streamed) or XLSX."""
+
+    def get(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        require_register_reader(request.user)
+        if fmt not in ("csv", "xlsx"):
+            raise Http404("Export as csv or xlsx.")
+        today = timezone.localdate()
+        form = forms.RegisterFilterForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            return HttpResponse(
+                "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        name = f"nonconformity-register-{today:%Y-%m-%d}"
+        if fmt == "csv":
+            return attachment(
+                request,
+                registers.register_csv(request.user, form, today),
+                filename=f"{name}.csv",
+                content_type="text/csv; charset=utf-8",
+            )
+        return attachment(
+            request,
+            registers.register_xlsx(request.user, form, today),
+            filename=f"{name}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+
+def require_register_reader(user: Any) -> None:
+    if not allowed(user, REGISTER_READERS):
+        raise PermissionDenied("Your role has no access to the nonconformity register.")
 
 
 class RaiseDirectView(PermissionRequiredMixin, View):

@@ -170,7 +170,9 @@ def _ingest(world: dict[str, Any]) -> dict[str, Any]:
 PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
 }
-NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+NOT_AN_OBJECT_ID = frozenset(
+    {"risks:export", "risks:import", "audits:register_export"}
+)  # their arguments name a format, not an object
 
 
 def _programme(world: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +185,10 @@ def _audit_create(world: dict[str, Any]) -> dict[str, Any]:
 
 def _audit(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["audit"].pk}
+
+
+def _register_csv(world: dict[str, Any]) -> dict[str, Any]:
+    return {"fmt": "csv"}
 
 
 def _item(world: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +319,7 @@ RULES: dict[str, Rule] = {
     "audits:item_edit": Rule(AUDIT_MEMBERS, kwargs=_item),
     "audits:item_raise": Rule(AUDIT_MEMBERS, kwargs=_item),
     "audits:register": Rule(NC_READERS),
+    "audits:register_export": Rule(NC_READERS, kwargs=_register_csv),  # risk owner: rows of their risks only
     "audits:raise": Rule(NC_FOLLOW_UP),
     "audits:nonconformity": Rule(NC_READERS, kwargs=_nonconformity),
     "audits:nonconformity_analysis": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
