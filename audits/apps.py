@@ -20,3 +20,9 @@ class AuditsConfig(AppConfig):
             navigation.register(item, before="audit_trail")
         panels.register_panels()
         reports.register_reports()
+
+        from audits.soa import add_audit_findings, register_risk_section
+        from controls.soa import register_enricher
+
+        register_enricher(add_audit_findings)
+        register_risk_section()
