@@ -59,6 +59,7 @@ app.conf.update(
         "expire-risk-acceptances": {"task": "risks.tasks.expire_acceptances", "schedule": 3600.0},
         "sign-evidence-checkpoints": {"task": "evidence.tasks.sign_checkpoints", "schedule": 900.0},
         "requeue-stalled-chunks": {"task": "evidence.tasks.requeue_stalled_chunks", "schedule": 300.0},
+        "remind-corrective-actions": {"task": "audits.tasks.remind_corrective_actions", "schedule": 3600.0},
     },
 )
 app.autodiscover_tasks()
