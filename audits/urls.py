@@ -35,6 +35,9 @@ urlpatterns = [
     path("nonconformities/<int:pk>/actions/", views.NonconformityStepView.as_view(step="action"), name="action_create"),
     path("nonconformities/<int:pk>/verify/", views.NonconformityStepView.as_view(step="verify"), name="verify"),
     path("nonconformities/<int:pk>/close/", views.NonconformityStepView.as_view(step="close"), name="close"),
+    path("calendar/", views.CalendarView.as_view(), name="calendar"),
+    path("calendar/link/", views.CalendarFeedManageView.as_view(), name="calendar_link"),
+    path("calendar/<str:secret>.ics", views.CalendarFeedView.as_view(), name="calendar_ics"),
     path("my-actions/", views.MyActionsView.as_view(), name="my_actions"),
     path("actions/<int:pk>/", views.ActionUpdateView.as_view(), name="action_update"),
 ]

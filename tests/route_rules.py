@@ -191,6 +191,10 @@ def _register_csv(world: dict[str, Any]) -> dict[str, Any]:
     return {"fmt": "csv"}
 
 
+def _calendar_ics(world: dict[str, Any]) -> dict[str, Any]:
+    return {"secret": world["calendar_secret"]}
+
+
 def _item(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["checklist_item"].pk}
 
@@ -326,6 +330,9 @@ RULES: dict[str, Rule] = {
     "audits:action_create": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
     "audits:verify": Rule(AUDIT_MEMBERS, method="POST", kwargs=_nonconformity),  # auditors (not implementers)
     "audits:close": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:calendar": Rule(ALL),  # one's own audits and calendar link
+    "audits:calendar_link": Rule(ALL, method="POST"),
+    "audits:calendar_ics": Rule(ALL, anonymous="public", kwargs=_calendar_ics),  # the secret is the credential
     "audits:my_actions": Rule(ALL),  # every user may be given an action; the list is their own
     "audits:action_update": Rule(ACTION_OWNER, method="POST", kwargs=_corrective_action),
     # API
