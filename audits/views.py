@@ -330,7 +330,7 @@ class ReportFinaliseView(FinaliseGate, IdentityConfirmedMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"The report is final. SHA-256 of its PDF: {report.sha256}")
+            messages.success(request, f"The report is final; the SHA-256 of its PDF begins {report.sha256[:12]}.")
         return HttpResponseRedirect(reverse("audits:audit", args=[pk]) + "#report")
 
 
