@@ -65,7 +65,7 @@ class AuditViewSet(
     """Audits; ``status`` moves the workflow, ``assign_auditors`` checks impartiality."""
 
     queryset = (
-        Audit.objects.select_related("programme", "lead_auditor")
+        Audit.objects.select_related("programme", "lead_auditor", "final_report__finalised_by")
         .prefetch_related("controls", "clauses", "team", "impartiality_overrides__auditor")
         .order_by("planned_start", "pk")
     )

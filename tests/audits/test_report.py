@@ -235,6 +235,9 @@ def test_api_finalise_needs_identity_and_answers_with_the_digest(reporting_audit
     created = client.post(url, {"password": PASSWORD}, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["sha256"] == AuditReport.objects.get().sha256
+    shown = client.get(f"/api/audits/{reporting_audit.pk}/").json()["final_report"]
+    assert shown["sha256"] == created.json()["sha256"]
+    assert client.get(f"/api/audits/{reporting_audit.pk}/").status_code == 200
     again = client.post(url, {"password": PASSWORD}, format="json")
     assert again.status_code == 400
     assert "report" in again.json()
