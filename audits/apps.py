@@ -7,7 +7,7 @@ class AuditsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audits import panels
+        from audits import panels, reports
         from audits.views import REGISTER_READERS
         from ismsapp import navigation
         from ismsapp.navigation import NavItem
@@ -19,3 +19,10 @@ class AuditsConfig(AppConfig):
         ):
             navigation.register(item, before="audit_trail")
         panels.register_panels()
+        reports.register_reports()
+
+        from audits.soa import add_audit_findings, register_risk_section
+        from controls.soa import register_enricher
+
+        register_enricher(add_audit_findings)
+        register_risk_section()

@@ -4,25 +4,41 @@ through ``audits.services``; every read starts from ``for_user``."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Prefetch, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
 
-from audits import forms, services
+from audits import forms, ical, registers, services
 from audits.coverage import programme_coverage
-from audits.models import Audit, AuditProgramme, ChecklistItem, CorrectiveAction, Nonconformity
+from audits.models import (
+    Audit,
+    AuditProgramme,
+    AuditReport,
+    CalendarFeed,
+    ChecklistItem,
+    CorrectiveAction,
+    Nonconformity,
+)
+from audits.services import calendar as calendar_services
 from audits.services import rules
 from audits.services.programme import in_scope_items
 from controls.services import EditConflict
+from ismsapp.blobs import blob_path
+from ismsapp.downloads import attachment
+from ismsapp.identity import IdentityConfirmedMixin
 from ismsapp.permissions import allowed
+from ismsapp.services.reports import request_report
 
 REGISTER_READERS = ("audits.view_nonconformity", "risks.own_risk")
 
@@ -227,7 +243,8 @@ class AuditDetailView(PermissionRequiredMixin, View):
             .select_related("control", "clause")
             .order_by("pk")
         )
-        can_record = rules.can_record_results(request.user, audit)
+        final_report = AuditReport.objects.filter(audit=audit).select_related("finalised_by").first()
+        can_record = final_report is None and rules.can_record_results(request.user, audit)
         by_result: dict[str, int] = {}
         for item in items:
             label = item.get_result_display() if item.result else "not recorded"
@@ -246,12 +263,18 @@ class AuditDetailView(PermissionRequiredMixin, View):
                 "findings": findings,
                 "can_record": can_record,
                 "can_manage": rules.can_manage_audit(request.user, audit),
-                "can_change": request.user.has_perm("audits.change_audit") and audit.status != Audit.Status.CLOSED,
+                "can_change": request.user.has_perm("audits.change_audit")
+                and audit.status != Audit.Status.CLOSED
+                and final_report is None,
                 "can_generate": audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS)
                 and (rules.can_manage_audit(request.user, audit) or rules.is_audit_member(request.user, audit)),
                 "next_statuses": [
-                    (status, Audit.Status(status).label) for status in services.programme.TRANSITIONS[audit.status]
+                    (status, Audit.Status(status).label)
+                    for status in services.programme.TRANSITIONS[audit.status]
+                    if final_report is None or status == Audit.Status.CLOSED
                 ],
+                "final_report": final_report,
+                "can_finalise": final_report is None and rules.can_finalise_report(request.user, audit),
             },
         )
 
@@ -268,6 +291,74 @@ class AuditStatusView(PermissionRequiredMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(reverse("audits:audit", args=[audit.pk]))
+
+
+# --- the audit report -----------------------------------------------------------------------------
+
+
+class ReportDraftView(PermissionRequiredMixin, View):
+    """Render the draft report in the background; the status page offers the download."""
+
+    permission_required = "audits.view_audit"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        report = request_report(actor=request.user, kind="audit_report_pdf", params={"audit": audit.pk})
+        return HttpResponseRedirect(reverse("report_status", args=[report.pk]))
+
+
+class FinaliseGate(PermissionRequiredMixin):
+    """Refuse whoever may not finalise before asking them to confirm it's them."""
+
+    permission_required = "audits.view_audit"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and request.user.has_perm(self.permission_required):
+            self.audit = get_object_or_404(Audit.objects.for_user(request.user), pk=kwargs["pk"])
+            if not rules.can_manage_audit(request.user, self.audit):
+                raise PermissionDenied("Only a compliance officer or the lead auditor may finalise the report.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class ReportFinaliseView(FinaliseGate, IdentityConfirmedMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            report = services.finalise_audit_report(actor=request.user, audit=self.audit)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, f"The report is final; the SHA-256 of its PDF begins {report.sha256[:12]}.")
+        return HttpResponseRedirect(reverse("audits:audit", args=[pk]) + "#report")
+
+
+class FinalReportDownloadView(PermissionRequiredMixin, View):
+    """The frozen PDF, served only if its bytes still have the digest recorded at finalisation."""
+
+    permission_required = "audits.view_audit"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        audit = get_object_or_404(Audit.objects.for_user(request.user), pk=pk)
+        report = AuditReport.objects.filter(audit=audit).first()
+        if report is None:
+            return HttpResponse("The report of this audit is not final yet.", status=409, content_type="text/plain")
+        content = blob_path(report.sha256).read_bytes()
+        if hashlib.sha256(content).hexdigest() != report.sha256:
+            return HttpResponse(
+                "The stored PDF no longer matches the SHA-256 recorded when the report was finalised.",
+                status=409,
+                content_type="text/plain",
+            )
+        return attachment(
+            request,
+            content,
+            filename=report.filename,
+            content_type="application/pdf",
+            obj=report,
+            detail={"sha256": report.sha256},
+        )
 
 
 class GenerateChecklistView(PermissionRequiredMixin, View):
@@ -404,19 +495,10 @@ class RegisterView(View):
     controls treating their risks)."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not allowed(request.user, REGISTER_READERS):
-            raise PermissionDenied("Your role has no access to the nonconformity register.")
+        require_register_reader(request.user)
         today = timezone.localdate()
         form = forms.RegisterFilterForm(request.GET or None)
-        open_actions = CorrectiveAction.objects.filter(status__in=CorrectiveAction.OPEN_STATUSES).select_related(
-            "owner"
-        )
-        nonconformities = form.apply(
-            Nonconformity.objects.for_user(request.user)
-            .select_related("control", "clause", "audit", "raised_by")
-            .prefetch_related(Prefetch("corrective_actions", queryset=open_actions, to_attr="open_actions")),
-            today,
-        ).order_by("-raised_on", "-pk")[:500]
+        nonconformities = registers.register_nonconformities(request.user, form, today)[:500]
         return render(
             request,
             "audits/register.html",
@@ -425,8 +507,45 @@ class RegisterView(View):
                 "nonconformities": nonconformities,
                 "today": today,
                 "can_raise": request.user.has_perm("audits.add_nonconformity"),
+                "query": request.GET.urlencode(),
             },
         )
+
+
+class RegisterExportView(View):
+    """The register with the page's filters and visibility, as CSV (streamed) or XLSX."""
+
+    def get(self, request: HttpRequest, fmt: str) -> HttpResponse:
+        require_register_reader(request.user)
+        if fmt not in ("csv", "xlsx"):
+            raise Http404("Export as csv or xlsx.")
+        today = timezone.localdate()
+        form = forms.RegisterFilterForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            return HttpResponse(
+                "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        name = f"nonconformity-register-{today:%Y-%m-%d}"
+        if fmt == "csv":
+            return attachment(
+                request,
+                registers.register_csv(request.user, form, today),
+                filename=f"{name}.csv",
+                content_type="text/csv; charset=utf-8",
+            )
+        return attachment(
+            request,
+            registers.register_xlsx(request.user, form, today),
+            filename=f"{name}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+
+
+def require_register_reader(user: Any) -> None:
+    if not allowed(user, REGISTER_READERS):
+        raise PermissionDenied("Your role has no access to the nonconformity register.")
 
 
 class RaiseDirectView(PermissionRequiredMixin, View):
@@ -578,3 +697,55 @@ class ActionUpdateView(View):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(reverse("audits:my_actions"))
+
+
+# --- the personal audit calendar (iCalendar feed) -------------------------------------------------
+
+
+def _my_audits(user: Any) -> Any:
+    return Audit.objects.for_user(user).assigned_to(user).select_related("lead_auditor").order_by("planned_start")
+
+
+class CalendarView(View):
+    """The user's audits and their personal feed: subscribe, replace the link, or revoke it."""
+
+    def get(self, request: HttpRequest, feed_url: str = "", status: int = 200) -> HttpResponse:
+        return render(
+            request,
+            "audits/calendar.html",
+            {
+                "audits": _my_audits(request.user),
+                "feed": CalendarFeed.objects.filter(user=request.user).first(),
+                "feed_url": feed_url,
+            },
+            status=status,
+        )
+
+
+class CalendarFeedManageView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if request.POST.get("action") == "revoke":
+            if calendar_services.revoke_calendar_feed(actor=request.user):
+                messages.success(request, "Your calendar link is revoked; calendars using it get nothing more.")
+            return HttpResponseRedirect(reverse("audits:calendar"))
+        secret = calendar_services.issue_calendar_feed(actor=request.user)
+        url = request.build_absolute_uri(reverse("audits:calendar_ics", args=[secret]))
+        return CalendarView().get(request, feed_url=url)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class CalendarFeedView(View):
+    """The feed itself: the secret in the URL is the only credential (calendar programs cannot log in)."""
+
+    def get(self, request: HttpRequest, secret: str) -> HttpResponse:
+        user = calendar_services.feed_user(secret)
+        if user is None:
+            raise Http404("No such calendar.")
+        response = HttpResponse(
+            ical.calendar(_my_audits(user), timezone.now()), content_type="text/calendar; charset=utf-8"
+        )
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -10,7 +10,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import bench_database
 
-BENCHMARKS = ["bench.bench_dashboard", "bench.bench_soa", "bench.bench_risks", "bench.bench_evidence"]
+BENCHMARKS = [
+    "bench.bench_dashboard",
+    "bench.bench_soa",
+    "bench.bench_risks",
+    "bench.bench_evidence",
+    "bench.bench_audits",
+]
 
 
 def main(selected: list[str]) -> None:

@@ -48,8 +48,9 @@ class SoARow:
     owner_id: int | None = None
     control_id: int | None = None
     evidence: dict[str, Any] | None = None  # machine evidence: events, last_seen, health, rules
+    audit: dict[str, Any] | None = None  # internal audits: last result, open nonconformities
 
-    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id", "control_id", "evidence"})
+    SNAPSHOT_EXCLUDE = frozenset({"entry_id", "row_version", "owner_id", "control_id", "evidence", "audit"})
     DIFF_FIELDS = (
         "risks",
         "applicable",

@@ -67,6 +67,7 @@ app.conf.update(
             "task": "ismsapp.tasks.nightly_backup",
             "schedule": crontab(hour=env_int("ISMS_BACKUP_HOUR", 2), minute=0),
         },
+        "remind-corrective-actions": {"task": "audits.tasks.remind_corrective_actions", "schedule": 3600.0},
     },
 )
 app.autodiscover_tasks()

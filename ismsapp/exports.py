@@ -1,4 +1,5 @@
-"""Export helpers: spreadsheet-safe cells, the one XLSX sheet writer, and streamed CSV."""
+"""Export helpers: spreadsheet-safe cells, the one XLSX sheet writer (and whole workbooks of such
+sheets), and streamed CSV."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
@@ -82,9 +84,29 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """CSV text line by line (for a streaming response), every cell neutralised."""
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True) -> Iterator[str]:
+    """CSV text line by line (for a streaming response), every cell neutralised. ``bom=False``
+    for a second table after the first one in the same file."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(header)  # BOM: spreadsheets then read UTF-8 correctly
+    yield ("\ufeff" if bom else "") + writer.writerow(header)  # BOM: spreadsheets then read UTF-8 correctly
     for row in rows:
         yield writer.writerow([neutralise_cell("" if cell is None else cell) for cell in row])
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet of ``xlsx_workbook``: its title, header and rows."""
+
+    title: str
+    header: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    widths: Sequence[int] = ()
+
+
+def xlsx_workbook(sheets: Iterable[Sheet]) -> bytes:
+    """An XLSX file of ``sheets``, each written by ``add_sheet`` (styled header, every cell safe)."""
+    workbook = new_workbook()
+    for sheet in sheets:
+        rows = (["" if cell is None else cell for cell in row] for row in sheet.rows)
+        add_sheet(workbook, sheet.title, sheet.header, rows, list(sheet.widths) or None)
+    return workbook_bytes(workbook)

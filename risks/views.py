@@ -34,6 +34,7 @@ from risks.forms import (
 )
 from risks.models import Asset, Risk, RiskAcceptance, RiskMethodology, TreatmentAction
 from risks.reports import heatmaps, plan_xlsx, register_xlsx
+from risks.sections import sections_for
 from risks.services import imports
 
 PAGE_SIZE = 50
@@ -143,6 +144,7 @@ class RiskDetailView(RiskReaderMixin, View):
                 "can_report_progress": services.can_report_progress(user, risk),
                 "can_accept": services.can_accept_residual_risk(user, risk) and services.awaits_acceptance(risk),
                 "methodology": risk.methodology,
+                "sections": sections_for(user, risk),
             },
         )
 

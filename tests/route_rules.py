@@ -170,7 +170,9 @@ def _ingest(world: dict[str, Any]) -> dict[str, Any]:
 PER_OBJECT_ROUTES: dict[str, tuple[str, ...]] = {
     "risk_owner": ("risks:", "risk-", "treatmentaction-", "riskacceptance-"),
 }
-NOT_AN_OBJECT_ID = frozenset({"risks:export", "risks:import"})  # their arguments name a format, not an object
+NOT_AN_OBJECT_ID = frozenset(
+    {"risks:export", "risks:import", "audits:register_export"}
+)  # their arguments name a format, not an object
 
 
 def _programme(world: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +185,14 @@ def _audit_create(world: dict[str, Any]) -> dict[str, Any]:
 
 def _audit(world: dict[str, Any]) -> dict[str, Any]:
     return {"pk": world["audit"].pk}
+
+
+def _register_csv(world: dict[str, Any]) -> dict[str, Any]:
+    return {"fmt": "csv"}
+
+
+def _calendar_ics(world: dict[str, Any]) -> dict[str, Any]:
+    return {"secret": world["calendar_secret"]}
 
 
 def _item(world: dict[str, Any]) -> dict[str, Any]:
@@ -306,16 +316,23 @@ RULES: dict[str, Rule] = {
     "audits:assign_auditors": Rule(AUDIT_PLANNERS, kwargs=_audit),
     "audits:audit_status": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
     "audits:generate_checklist": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),
+    "audits:report_draft": Rule(AUDIT_READERS, method="POST", kwargs=_audit),
+    "audits:report_finalise": Rule(AUDIT_MANAGERS, method="POST", kwargs=_audit),  # officers, and the lead
+    "audits:report_download": Rule(AUDIT_READERS, kwargs=_audit),  # 409 until the report is final
     "audits:item_row": Rule(AUDIT_READERS, kwargs=_item),
     "audits:item_edit": Rule(AUDIT_MEMBERS, kwargs=_item),
     "audits:item_raise": Rule(AUDIT_MEMBERS, kwargs=_item),
     "audits:register": Rule(NC_READERS),
+    "audits:register_export": Rule(NC_READERS, kwargs=_register_csv),  # risk owner: rows of their risks only
     "audits:raise": Rule(NC_FOLLOW_UP),
     "audits:nonconformity": Rule(NC_READERS, kwargs=_nonconformity),
     "audits:nonconformity_analysis": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
     "audits:action_create": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
     "audits:verify": Rule(AUDIT_MEMBERS, method="POST", kwargs=_nonconformity),  # auditors (not implementers)
     "audits:close": Rule(NC_FOLLOW_UP, method="POST", kwargs=_nonconformity),
+    "audits:calendar": Rule(ALL),  # one's own audits and calendar link
+    "audits:calendar_link": Rule(ALL, method="POST"),
+    "audits:calendar_ics": Rule(ALL, anonymous="public", kwargs=_calendar_ics),  # the secret is the credential
     "audits:my_actions": Rule(ALL),  # every user may be given an action; the list is their own
     "audits:action_update": Rule(ACTION_OWNER, method="POST", kwargs=_corrective_action),
     # API
@@ -384,6 +401,7 @@ RULES: dict[str, Rule] = {
     "audit-status": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
     "audit-assign-auditors": Rule(AUDIT_PLANNERS, anonymous="401", method="POST", kwargs=_audit),
     "audit-generate-checklist": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
+    "audit-finalise": Rule(AUDIT_MANAGERS, anonymous="401", method="POST", kwargs=_audit),
     "checklistitem-list": Rule(ALL, anonymous="401"),  # narrowed to the audits each user may see
     "checklistitem-detail": Rule(AUDIT_READERS, anonymous="401", kwargs=_item),
     "nonconformity-list": Rule(ALL, anonymous="401"),

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from audits.models import (
     Audit,
     AuditProgramme,
+    AuditReport,
     ChecklistItem,
     CorrectiveAction,
     EffectivenessVerification,
@@ -19,6 +20,7 @@ from audits.models import (
     Nonconformity,
 )
 from controls.models import Clause
+from ismsapp.identity import IdentityFieldsSerializer
 from risks.api.serializers import ControlRefField, UsernameField
 
 
@@ -59,6 +61,15 @@ class OverrideSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AuditReportSerializer(serializers.ModelSerializer):
+    finalised_by = UsernameField(read_only=True, queryset=None)
+
+    class Meta:
+        model = AuditReport
+        fields = ["id", "audit", "sha256", "size", "filename", "finalised_by", "finalised_at"]
+        read_only_fields = fields
+
+
 class AuditSerializer(serializers.ModelSerializer):
     programme = serializers.PrimaryKeyRelatedField(queryset=AuditProgramme.objects.all())
     controls = ControlRefField(many=True, required=False)
@@ -69,6 +80,7 @@ class AuditSerializer(serializers.ModelSerializer):
         write_only=True, required=False, allow_blank=True, max_length=5_000, help_text="Compliance officers only."
     )
     impartiality_overrides = OverrideSerializer(many=True, read_only=True)
+    final_report = serializers.SerializerMethodField(help_text="The finalised report (null while a draft).")
 
     class Meta:
         model = Audit
@@ -91,8 +103,14 @@ class AuditSerializer(serializers.ModelSerializer):
             "status",
             "override_justification",
             "impartiality_overrides",
+            "final_report",
         ]
         read_only_fields = ["actual_start", "actual_end", "status"]
+
+    @extend_schema_field(AuditReportSerializer(allow_null=True))
+    def get_final_report(self, audit: Audit) -> dict[str, Any] | None:
+        report = getattr(audit, "final_report", None)
+        return AuditReportSerializer(report).data if report is not None else None
 
 
 class AssignAuditorsSerializer(serializers.Serializer):
@@ -104,6 +122,10 @@ class AssignAuditorsSerializer(serializers.Serializer):
 class StatusChangeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Audit.Status.choices)
     on = serializers.DateField(required=False, help_text="Start or end date of the fieldwork; today if absent.")
+
+
+class FinaliseSerializer(IdentityFieldsSerializer):
+    """Finalising needs "confirm it's you": a token client sends its password (and code)."""
 
 
 class ChecklistItemSerializer(serializers.ModelSerializer):

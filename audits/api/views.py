@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,6 +27,7 @@ from audits.models import (
 )
 from audits.services import rules
 from controls.services import EditConflict
+from ismsapp.identity import require_identity_for_api
 from ismsapp.permissions import ScopedViewSetMixin
 from risks.api.views import ServiceErrorsMixin
 
@@ -63,7 +65,7 @@ class AuditViewSet(
     """Audits; ``status`` moves the workflow, ``assign_auditors`` checks impartiality."""
 
     queryset = (
-        Audit.objects.select_related("programme", "lead_auditor")
+        Audit.objects.select_related("programme", "lead_auditor", "final_report__finalised_by")
         .prefetch_related("controls", "clauses", "team", "impartiality_overrides__auditor")
         .order_by("planned_start", "pk")
     )
@@ -75,6 +77,7 @@ class AuditViewSet(
         "status": "view",
         "generate_checklist": "view",
         "assign_auditors": "view",
+        "finalise": "view",
     }
 
     def perform_create(self, serializer: s.AuditSerializer) -> None:
@@ -111,6 +114,21 @@ class AuditViewSet(
         body.is_valid(raise_exception=True)
         audit = self.call(services.assign_auditors, actor=request.user, audit=audit, **body.validated_data)
         return Response(s.AuditSerializer(audit).data)
+
+    @extend_schema(
+        request=s.FinaliseSerializer,
+        responses={201: s.AuditReportSerializer, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["post"])
+    def finalise(self, request: Request, pk: str | None = None) -> Response:
+        """Finalise the audit's report: rendered once, frozen, its SHA-256 kept (confirm it's you)."""
+        audit = self.get_object()
+        if not rules.can_manage_audit(request.user, audit):
+            raise PermissionDenied("Only a compliance officer or the lead auditor may finalise the report.")
+        require_identity_for_api(request)
+        s.FinaliseSerializer(data=request.data).is_valid(raise_exception=True)
+        report = self.call(services.finalise_audit_report, actor=request.user, audit=audit)
+        return Response(s.AuditReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: s.ChecklistItemSerializer(many=True)})
     @action(detail=True, methods=["post"], url_path="generate-checklist")

@@ -166,4 +166,27 @@ class EffectivenessVerification(models.Model):
             raise ValidationError({"reason": "Say why the actions were not effective."})
 
 
-__all__ = ["CorrectiveAction", "EffectivenessVerification", "Nonconformity"]
+class ActionReminder(models.Model):
+    """A reminder sent to an action's owner at one threshold (days from its due date, negative
+    before it); unique per action, due date and threshold, so each threshold reminds only once
+    and a new due date starts afresh."""
+
+    action = models.ForeignKey(CorrectiveAction, on_delete=models.CASCADE, related_name="reminders")
+    due_date = models.DateField()
+    threshold = models.SmallIntegerField(help_text="Days after the due date (negative: before it).")
+    sent_to = models.EmailField()
+    sent_on = models.DateField()
+
+    class Meta:
+        ordering = ["action", "due_date", "threshold"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action", "due_date", "threshold"], name="actionreminder_once_per_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder for {self.action_id} at {self.threshold:+d} days"
+
+
+__all__ = ["ActionReminder", "CorrectiveAction", "EffectivenessVerification", "Nonconformity"]

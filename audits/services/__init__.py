@@ -21,6 +21,7 @@ from audits.services.programme import (
     update_audit,
     update_programme,
 )
+from audits.services.report import finalise_audit_report
 
 __all__ = [
     "add_corrective_action",
@@ -30,6 +31,7 @@ __all__ = [
     "complete_action",
     "create_audit",
     "create_programme",
+    "finalise_audit_report",
     "generate_checklist",
     "raise_nonconformity",
     "record_checklist_result",

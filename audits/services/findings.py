@@ -20,12 +20,14 @@ from audits.services.rules import (
     require_audit_member,
     require_in_scope,
     require_not_future,
+    require_report_not_final,
 )
 from controls.models import Clause, Control
 from ismsapp.audit import acting_as
 from ismsapp.models import User
 
 ANALYSIS_FIELDS = ("statement", "evidence", "correction", "root_cause")
+REPORTED_FIELDS = ("statement", "evidence")  # printed in the audit report: frozen once it is final
 SEVERITY_OF_RESULT = {
     ChecklistItem.Result.MAJOR_NC: Nonconformity.Severity.MAJOR,
     ChecklistItem.Result.MINOR_NC: Nonconformity.Severity.MINOR,
@@ -75,6 +77,7 @@ def raise_nonconformity(
             raise ValidationError(
                 {"checklist_item": f"The audit is {item.audit.get_status_display().lower()}; no finding can be added."}
             )
+        require_report_not_final(item.audit)
         require_in_scope(item)
         if item.result not in SEVERITY_OF_RESULT:
             raise ValidationError(
@@ -114,6 +117,8 @@ def update_nonconformity(*, actor: User, nonconformity: Nonconformity, **values:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     nonconformity = _locked(nonconformity)
     _require_not_closed(nonconformity)
+    if nonconformity.audit_id and set(values) & set(REPORTED_FIELDS):
+        require_report_not_final(nonconformity.audit)
     with acting_as(actor):
         for name, value in values.items():
             setattr(nonconformity, name, value.strip() if isinstance(value, str) else value)

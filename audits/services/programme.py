@@ -25,6 +25,7 @@ from audits.services.rules import (
     require_audit_member,
     require_in_scope,
     require_not_future,
+    require_report_not_final,
     require_same_edition,
     unresolved_conflicts,
 )
@@ -158,6 +159,7 @@ def assign_auditors(
     audit = Audit.objects.select_for_update().get(pk=audit.pk)
     if audit.status == Audit.Status.CLOSED:
         raise ValidationError({"status": "The audit is closed; its team cannot change."})
+    require_report_not_final(audit)
     members = _check_team(lead_auditor, team)
     with acting_as(actor):
         audit.lead_auditor = lead_auditor
@@ -227,6 +229,7 @@ def update_audit(
     audit = Audit.objects.select_for_update().select_related("programme").get(pk=audit.pk)
     if audit.status == Audit.Status.CLOSED:
         raise ValidationError({"status": "The audit is closed; it cannot change."})
+    require_report_not_final(audit)
     with acting_as(actor):
         for name, value in _clean_text(values).items():
             setattr(audit, name, value)
@@ -264,6 +267,8 @@ def change_audit_status(*, actor: User, audit: Audit, status: str, on: date | No
     the scope has a result) -> closed; reporting may go back to in progress."""
     audit = Audit.objects.select_for_update().get(pk=audit.pk)
     require_audit_manager(actor, audit)
+    if status != Audit.Status.CLOSED:
+        require_report_not_final(audit)  # only closing is left once the report is final
     if status not in TRANSITIONS.get(audit.status, ()):
         allowed = ", ".join(Audit.Status(s).label for s in TRANSITIONS.get(audit.status, ())) or "none"
         raise ValidationError(
@@ -342,6 +347,7 @@ def generate_checklist(*, actor: User, audit: Audit) -> int:
         raise PermissionDenied(f"Only the auditors of {audit} or a compliance officer may generate its checklist.")
     if audit.status not in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS):
         raise ValidationError({"status": f"The audit is {audit.get_status_display().lower()}; its checklist is set."})
+    require_report_not_final(audit)
     with acting_as(actor):
         return _generate(audit)
 
@@ -385,6 +391,7 @@ def record_checklist_result(
         raise ValidationError(
             {"result": f"Results are recorded while the audit is in progress; it is {audit.get_status_display()}."}
         )
+    require_report_not_final(audit)
     require_in_scope(current)
     require_impartial_on(actor, current)
     if current.row_version != expected_version:

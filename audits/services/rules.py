@@ -11,7 +11,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from audits.models import Audit, ChecklistItem, CorrectiveAction, ImpartialityOverride, Nonconformity
+from audits.models import Audit, AuditReport, ChecklistItem, CorrectiveAction, ImpartialityOverride, Nonconformity
+from audits.models.report import final_report_error
 from controls.models import Clause, ClauseEntry, Control, SoAEntry
 from risks.models import Risk, TreatmentAction
 
@@ -75,6 +76,27 @@ def can_verify(user: Any, nonconformity: Nonconformity) -> bool:
 
 def can_close(user: Any, nonconformity: Nonconformity) -> bool:
     return nonconformity.status == Nonconformity.Status.VERIFIED and holds(user, "audits.close_nonconformity")
+
+
+# --- the finalised report -------------------------------------------------------------------------
+
+REPORTABLE_STATUSES = (Audit.Status.REPORTING, Audit.Status.CLOSED)
+
+
+def report_is_final(audit: Audit) -> bool:
+    return AuditReport.objects.filter(audit_id=audit.pk).exists()
+
+
+def require_report_not_final(audit: Audit) -> None:
+    """What a finalised report shows (scope, criteria, team, overrides, checklist, the findings'
+    statements, the audit's dates and status) cannot change once it is final."""
+    if report_is_final(audit):
+        raise final_report_error(audit)
+
+
+def can_finalise_report(user: Any, audit: Audit) -> bool:
+    """The lead auditor or a compliance officer, once the fieldwork is over, and only once."""
+    return audit.status in REPORTABLE_STATUSES and can_manage_audit(user, audit) and not report_is_final(audit)
 
 
 # --- values ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ def test_schema_covers_the_audit_endpoints_and_workflow_steps(client_for):
         "/api/audit-programmes/",
         "/api/audits/{id}/status/",
         "/api/audits/{id}/assign-auditors/",
+        "/api/audits/{id}/finalise/",
         "/api/checklist-items/{id}/",
         "/api/nonconformities/{id}/verify/",
         "/api/nonconformities/{id}/close/",

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audits import services
-from audits.models import Audit, CorrectiveAction, ImpartialityOverride, Nonconformity
+from audits.models import Audit, AuditReport, CorrectiveAction, ImpartialityOverride, Nonconformity
 from audits.panels import _audits
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,7 @@ def test_demo_audits_cover_every_state_and_are_loaded_once(catalogue, settings, 
     call_command("setup_demo", stdout=out)
     assert "demo audit programme with 3 audits" in out.getvalue()
     assert set(Audit.objects.values_list("status", flat=True)) == {"closed", "in_progress", "planned"}
+    assert AuditReport.objects.get().audit.status == "closed"  # the closed audit's report is final
     assert set(Nonconformity.objects.values_list("status", flat=True)) == set(Nonconformity.Status.values)
     reopened = CorrectiveAction.objects.get(status="reopened")
     assert "Contractors leave outside the HR workflow" in reopened.reopen_reason

@@ -69,7 +69,10 @@ def build_audits_world(personas: dict[str, Any], risk: Any) -> dict[str, Any]:
         reason="Route reason.",
         verified_on=date(2026, 2, 12),
     )
+    from audits.services.calendar import issue_calendar_feed
+
     return {
+        "calendar_secret": issue_calendar_feed(actor=auditor),
         "verification": verification,
         "audit_programme": programme,
         "audit": audit,
