@@ -614,31 +614,33 @@ class NonconformityStepView(NonconformityView):
         "close": ("audits.close_nonconformity", "close nonconformities"),
     }
 
+    # step -> (its form, the service it calls, the message on success, the form's name on the page)
+    FORM_STEPS: dict[str, tuple[type[Any], Any, str, str]] = {
+        "analysis": (forms.AnalysisForm, services.update_nonconformity, "Analysis saved.", "analysis_form"),
+        "action": (
+            forms.CorrectiveActionForm,
+            services.add_corrective_action,
+            "Corrective action added.",
+            "action_form",
+        ),
+        "verify": (
+            forms.VerificationForm,
+            services.verify_effectiveness,
+            "Verification recorded.",
+            "verification_form",
+        ),
+    }
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         nc = _nonconformity(request, pk)
         user = request.user
         rules.require(user, *self.STEP_PERMISSIONS[self.step])
-        if self.step == "analysis":
-            form = forms.AnalysisForm(request.POST)
-            if form.is_valid() and call_service(
-                form, services.update_nonconformity, actor=user, nonconformity=nc, **form.cleaned_data
-            ):
-                return self.done(request, nc, "Analysis saved.")
-            return self.page(request, nc, status=400, analysis_form=form)
-        if self.step == "action":
-            form = forms.CorrectiveActionForm(request.POST)
-            if form.is_valid() and call_service(
-                form, services.add_corrective_action, actor=user, nonconformity=nc, **form.cleaned_data
-            ):
-                return self.done(request, nc, "Corrective action added.")
-            return self.page(request, nc, status=400, action_form=form)
-        if self.step == "verify":
-            form = forms.VerificationForm(request.POST)
-            if form.is_valid() and call_service(
-                form, services.verify_effectiveness, actor=user, nonconformity=nc, **form.cleaned_data
-            ):
-                return self.done(request, nc, "Verification recorded.")
-            return self.page(request, nc, status=400, verification_form=form)
+        if self.step in self.FORM_STEPS:
+            form_class, service, success, name = self.FORM_STEPS[self.step]
+            form = form_class(request.POST)
+            if form.is_valid() and call_service(form, service, actor=user, nonconformity=nc, **form.cleaned_data):
+                return self.done(request, nc, success)
+            return self.page(request, nc, status=400, **{name: form})
         try:
             services.close_nonconformity(actor=user, nonconformity=nc)
         except ValidationError as exc:
