@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
 
-from evidence import ingestion, services
-from tests.conftest import PASSWORD, make_persona
-from tests.evidence.test_receivers import run_queued_chunks
+from tests.e2e.evidence_pages import auditor_with_ingested_log
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 
@@ -24,18 +21,7 @@ LOG = (
 
 @pytest.mark.parametrize("width", [1440, 390])
 def test_the_peer_filter_finds_host_names_and_ignores_chosen_user_names(page, width) -> None:
-    admin = make_persona("isms_admin")
-    make_persona("internal_auditor")
-    source, _ = services.create_source(actor=admin, name="bastion", owner=admin, hosts="bastion")
-    run_queued_chunks(
-        ingestion.create_job(actor=None, source=source, fmt="syslog", stream=io.BytesIO(LOG), enqueue=False)
-    )
-    page.set_viewport_size({"width": width, "height": 900})
-    page.goto("/login/")
-    page.get_by_label("Username").fill("internal_auditor")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/")
+    auditor_with_ingested_log(page, LOG, width)
 
     page.goto("/evidence/events/")
     page.get_by_label("Peer address or host").fill("dsl-7.example.net")
