@@ -8,7 +8,7 @@ class AuditsConfig(AppConfig):
 
     def ready(self) -> None:
         from audits import panels, reports
-        from audits.views import REGISTER_READERS
+        from audits.views.common import REGISTER_READERS
         from ismsapp import navigation
         from ismsapp.navigation import NavItem
 

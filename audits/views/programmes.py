@@ -1,6 +1,4 @@
-"""Pages of the audit programme, audits and their checklists (htmx in-place editing, as the SoA
-rows), the nonconformity register, nonconformity pages and "My actions". Every change goes
-through ``audits.services``; every read starts from ``for_user``."""
+"""Pages of audit programmes, audits, their reports and checklists (htmx in-place rows, as the SoA)."""
 
 from __future__ import annotations
 
@@ -8,58 +6,32 @@ import hashlib
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.decorators import method_decorator
 from django.views import View
 
-from audits import forms, ical, registers, services
+from audits import forms, services
 from audits.coverage import programme_coverage
 from audits.models import (
     Audit,
     AuditProgramme,
     AuditReport,
-    CalendarFeed,
     ChecklistItem,
-    CorrectiveAction,
     Nonconformity,
 )
-from audits.services import calendar as calendar_services
 from audits.services import rules
 from audits.services.programme import in_scope_items
+from audits.views.common import call_service
 from controls.services import EditConflict
 from ismsapp.blobs import blob_path
 from ismsapp.downloads import attachment
+from ismsapp.forms import add_service_errors
 from ismsapp.identity import IdentityConfirmedMixin
-from ismsapp.permissions import allowed
 from ismsapp.services.reports import request_report
-
-REGISTER_READERS = ("audits.view_nonconformity", "risks.own_risk")
-
-
-def form_errors(form: Any, error: ValidationError) -> None:
-    """The service's refusal shown on the field it names (or above the form)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
-def call_service(form: Any, function: Any, **kwargs: Any) -> Any:
-    """Run a service; a ValidationError lands on the form and ``None`` is returned."""
-    try:
-        return function(**kwargs)
-    except ValidationError as exc:
-        form_errors(form, exc)
-        return None
-
 
 # --- programmes -----------------------------------------------------------------------------------
 
@@ -453,7 +425,7 @@ class ChecklistItemEditView(PermissionRequiredMixin, View):
             current = forms.ChecklistResultForm(initial=forms.ChecklistResultForm.initial_from(conflict.current))
             return self.render_form(request, conflict.current, current, status=409, conflict=str(conflict))
         except ValidationError as exc:
-            form_errors(form, exc)
+            add_service_errors(form, exc)
             return self.render_form(request, item, form, status=400)
         if request.htmx:
             return render(request, "audits/checklist_row.jinja", {"row": item_row(saved), "can_record": True})
@@ -485,269 +457,3 @@ class RaiseFromItemView(PermissionRequiredMixin, View):
                 messages.success(request, f"{nc.reference} raised.")
                 return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
         return render(request, "audits/raise.html", {"item": item, "form": form}, status=400)
-
-
-# --- nonconformities ------------------------------------------------------------------------------
-
-
-class RegisterView(View):
-    """The nonconformity register: everything for the audit roles, the risk owner's own (those on
-    controls treating their risks)."""
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        require_register_reader(request.user)
-        today = timezone.localdate()
-        form = forms.RegisterFilterForm(request.GET or None)
-        nonconformities = registers.register_nonconformities(request.user, form, today)[:500]
-        return render(
-            request,
-            "audits/register.html",
-            {
-                "form": form,
-                "nonconformities": nonconformities,
-                "today": today,
-                "can_raise": request.user.has_perm("audits.add_nonconformity"),
-                "query": request.GET.urlencode(),
-            },
-        )
-
-
-class RegisterExportView(View):
-    """The register with the page's filters and visibility, as CSV (streamed) or XLSX."""
-
-    def get(self, request: HttpRequest, fmt: str) -> HttpResponse:
-        require_register_reader(request.user)
-        if fmt not in ("csv", "xlsx"):
-            raise Http404("Export as csv or xlsx.")
-        today = timezone.localdate()
-        form = forms.RegisterFilterForm(request.GET or None)
-        if form.is_bound and not form.is_valid():
-            return HttpResponse(
-                "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
-                status=400,
-                content_type="text/plain; charset=utf-8",
-            )
-        name = f"nonconformity-register-{today:%Y-%m-%d}"
-        if fmt == "csv":
-            return attachment(
-                request,
-                registers.register_csv(request.user, form, today),
-                filename=f"{name}.csv",
-                content_type="text/csv; charset=utf-8",
-            )
-        return attachment(
-            request,
-            registers.register_xlsx(request.user, form, today),
-            filename=f"{name}.xlsx",
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-
-
-def require_register_reader(user: Any) -> None:
-    if not allowed(user, REGISTER_READERS):
-        raise PermissionDenied("Your role has no access to the nonconformity register.")
-
-
-class RaiseDirectView(PermissionRequiredMixin, View):
-    permission_required = "audits.add_nonconformity"
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "audits/raise.html", {"item": None, "form": forms.DirectNonconformityForm()})
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        form = forms.DirectNonconformityForm(request.POST)
-        if form.is_valid():
-            nc = call_service(form, services.raise_nonconformity, actor=request.user, **form.cleaned_data)
-            if nc is not None:
-                messages.success(request, f"{nc.reference} raised.")
-                return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
-        return render(request, "audits/raise.html", {"item": None, "form": form}, status=400)
-
-
-def _nonconformity(request: HttpRequest, pk: int) -> Nonconformity:
-    return get_object_or_404(
-        Nonconformity.objects.for_user(request.user).select_related(
-            "control", "clause", "audit", "checklist_item", "raised_by", "closed_by"
-        ),
-        pk=pk,
-    )
-
-
-class NonconformityView(View):
-    """The nonconformity with its analysis, actions and verifications; the forms of the next step
-    are offered only to who may take it (the services decide again on submit)."""
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self.page(request, _nonconformity(request, pk))
-
-    def page(self, request: HttpRequest, nc: Nonconformity, status: int = 200, **forms_: Any) -> HttpResponse:
-        user = request.user
-        actions = list(nc.corrective_actions.select_related("owner"))
-        can_change = user.has_perm("audits.change_nonconformity") and nc.status != Nonconformity.Status.CLOSED
-        context = {
-            "nc": nc,
-            "actions": actions,
-            "today": timezone.localdate(),
-            "verifications": nc.verifications.select_related("verifier"),
-            "can_change": can_change,
-            "can_add_action": user.has_perm("audits.add_correctiveaction")
-            and nc.status in (Nonconformity.Status.OPEN, Nonconformity.Status.AWAITING_VERIFICATION),
-            "can_verify": rules.can_verify(user, nc),
-            "can_close": rules.can_close(user, nc),
-            "analysis_form": forms_.get("analysis_form")
-            or forms.AnalysisForm(initial={name: getattr(nc, name) for name in forms.AnalysisForm.base_fields}),
-            "action_form": forms_.get("action_form") or forms.CorrectiveActionForm(),
-            "verification_form": forms_.get("verification_form") or forms.VerificationForm(),
-        }
-        return render(request, "audits/nonconformity.html", context, status=status)
-
-
-class NonconformityStepView(NonconformityView):
-    """POST one step of the nonconformity's life: ``analysis``, ``action``, ``verify``, ``close``."""
-
-    http_method_names = ["post"]
-    step = ""
-    STEP_PERMISSIONS = {
-        "analysis": ("audits.change_nonconformity", "record the analysis of nonconformities"),
-        "action": ("audits.add_correctiveaction", "plan corrective actions"),
-        "verify": ("audits.add_effectivenessverification", "verify corrective actions"),
-        "close": ("audits.close_nonconformity", "close nonconformities"),
-    }
-
-    # step -> (its form, the service it calls, the message on success, the form's name on the page)
-    FORM_STEPS: dict[str, tuple[type[Any], Any, str, str]] = {
-        "analysis": (forms.AnalysisForm, services.update_nonconformity, "Analysis saved.", "analysis_form"),
-        "action": (
-            forms.CorrectiveActionForm,
-            services.add_corrective_action,
-            "Corrective action added.",
-            "action_form",
-        ),
-        "verify": (
-            forms.VerificationForm,
-            services.verify_effectiveness,
-            "Verification recorded.",
-            "verification_form",
-        ),
-    }
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        nc = _nonconformity(request, pk)
-        user = request.user
-        rules.require(user, *self.STEP_PERMISSIONS[self.step])
-        if self.step in self.FORM_STEPS:
-            form_class, service, success, name = self.FORM_STEPS[self.step]
-            form = form_class(request.POST)
-            if form.is_valid() and call_service(form, service, actor=user, nonconformity=nc, **form.cleaned_data):
-                return self.done(request, nc, success)
-            return self.page(request, nc, status=400, **{name: form})
-        try:
-            services.close_nonconformity(actor=user, nonconformity=nc)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
-        return self.done(request, nc, f"{nc.reference} closed.")
-
-    def done(self, request: HttpRequest, nc: Nonconformity, message: str) -> HttpResponse:
-        messages.success(request, message)
-        return HttpResponseRedirect(reverse("audits:nonconformity", args=[nc.pk]))
-
-
-# --- my actions -----------------------------------------------------------------------------------
-
-
-class MyActionsView(View):
-    """Every user given a corrective action updates it here (whatever their role)."""
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        actions = (
-            CorrectiveAction.objects.owned_by(request.user)
-            .select_related("nonconformity", "nonconformity__control", "nonconformity__clause")
-            .order_by("status", "due_date", "pk")
-        )
-        return render(
-            request,
-            "audits/my_actions.html",
-            {"actions": actions, "today": timezone.localdate(), "form": forms.ActionProgressForm()},
-        )
-
-
-class ActionUpdateView(View):
-    """The owner reports progress on, or completes, their action."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        action = get_object_or_404(CorrectiveAction.objects.for_user(request.user).select_related("owner"), pk=pk)
-        form = forms.ActionProgressForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
-            return HttpResponseRedirect(reverse("audits:my_actions"))
-        data = form.cleaned_data
-        try:
-            if data["complete"]:
-                services.complete_action(
-                    actor=request.user,
-                    action=action,
-                    completed_on=data["completed_on"],
-                    progress_note=data["progress_note"],
-                )
-                messages.success(request, "Action completed; an auditor will verify its effectiveness.")
-            else:
-                services.report_action_progress(actor=request.user, action=action, progress_note=data["progress_note"])
-                messages.success(request, "Progress saved.")
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        return HttpResponseRedirect(reverse("audits:my_actions"))
-
-
-# --- the personal audit calendar (iCalendar feed) -------------------------------------------------
-
-
-def _my_audits(user: Any) -> Any:
-    return Audit.objects.for_user(user).assigned_to(user).select_related("lead_auditor").order_by("planned_start")
-
-
-class CalendarView(View):
-    """The user's audits and their personal feed: subscribe, replace the link, or revoke it."""
-
-    def get(self, request: HttpRequest, feed_url: str = "", status: int = 200) -> HttpResponse:
-        return render(
-            request,
-            "audits/calendar.html",
-            {
-                "audits": _my_audits(request.user),
-                "feed": CalendarFeed.objects.filter(user=request.user).first(),
-                "feed_url": feed_url,
-            },
-            status=status,
-        )
-
-
-class CalendarFeedManageView(View):
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        if request.POST.get("action") == "revoke":
-            if calendar_services.revoke_calendar_feed(actor=request.user):
-                messages.success(request, "Your calendar link is revoked; calendars using it get nothing more.")
-            return HttpResponseRedirect(reverse("audits:calendar"))
-        secret = calendar_services.issue_calendar_feed(actor=request.user)
-        url = request.build_absolute_uri(reverse("audits:calendar_ics", args=[secret]))
-        return CalendarView().get(request, feed_url=url)
-
-
-@method_decorator(login_not_required, name="dispatch")
-class CalendarFeedView(View):
-    """The feed itself: the secret in the URL is the only credential (calendar programs cannot log in)."""
-
-    def get(self, request: HttpRequest, secret: str) -> HttpResponse:
-        user = calendar_services.feed_user(secret)
-        if user is None:
-            raise Http404("No such calendar.")
-        response = HttpResponse(
-            ical.calendar(_my_audits(user), timezone.now()), content_type="text/calendar; charset=utf-8"
-        )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
