@@ -27,16 +27,8 @@ from django.conf import settings
 
 from evidence import ingestion, services
 from evidence.models import Event, EvidenceSource, IngestionJob, RejectedRecord
-from evidence.syslog_server import (
-    MAX_FRAME,
-    Batcher,
-    ConnectionLimit,
-    Framer,
-    Framing,
-    ReceiverStats,
-    one_line,
-    serve,
-)
+from evidence.syslog_framing import MAX_FRAME, Framer, Framing, one_line
+from evidence.syslog_server import Batcher, ConnectionLimit, ReceiverStats, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
